@@ -1,0 +1,128 @@
+#pragma once
+// The scenario: a validated, unit-typed value tree built from scenario JSON (docs/scenario-reference.md).
+// Plain aggregates with defaults written once, here; parsing and validation live in scenario_parse.cpp.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/units.hpp"
+
+namespace tf::config {
+
+struct SchedulerConfig {
+  std::string kind = "continuous";  // registry name (serving/)
+  int64_t max_batched_tokens = 8192;  // tokens (prefill chunks + decodes) per iteration
+  int64_t max_num_seqs = 256;         // sequences in the running batch
+};
+
+struct InstanceConfig {
+  std::string model;          // key into Scenario::models
+  std::string role = "colocated";
+  int tp = 1;
+  int pp = 1;
+  int ep = 1;
+  std::string dtype = "bf16";     // weights and activations
+  std::string kv_dtype;           // defaults to dtype (int8 weights keep a bf16 cache)
+  double memory_fraction = 0.9;   // share of HBM the serving engine uses
+  SchedulerConfig scheduler;
+};
+
+struct PoolConfig {
+  std::string name;
+  std::string accelerator;  // catalog key
+  int64_t count = 0;        // accelerators in the pool
+  InstanceConfig instance;
+};
+
+struct RouterConfig {
+  std::string kind = "least-outstanding";
+};
+
+struct ClusterConfig {
+  std::vector<PoolConfig> pools;
+  RouterConfig router;
+};
+
+struct SloConfig {
+  std::optional<Seconds> ttft;  // budget per request
+  std::optional<Seconds> tpot;
+  std::optional<Seconds> e2e;
+  double attainment_target = 0.9;  // fraction of requests that must meet the budgets (goodput definition)
+};
+
+struct ClassConfig {
+  std::string name;
+  std::string model;  // key into Scenario::models: the model this class's requests need
+  SloConfig slo;
+  double value = 1.0;  // value weight of one useful token
+  int priority = 0;    // higher is scheduled first (serving policies that support it)
+};
+
+struct TraceConfig {
+  std::string format;  // azure | mooncake | vidur (registry in workload/)
+  std::string path;    // resolved to an absolute path by the loader
+  double rate_scale = 1.0;  // >1 compresses time (more requests per second)
+  int replicas = 1;         // superimposed time-shifted copies
+  std::string class_name;                   // every request of the trace gets this class, or
+  std::map<std::string, double> class_mix;  // seeded fractions summing to 1
+  std::optional<int64_t> max_requests;      // read at most this many (before replicas)
+};
+
+struct DistributionConfig {
+  std::string kind = "fixed";  // fixed | uniform | normal | lognormal | trace
+  double value = 0;            // fixed
+  double min = 0, max = 0;     // uniform, and clamps for the others
+  double mean = 0, stddev = 0; // normal, lognormal (of the value, not of its log)
+  std::string trace_format;    // trace: sample lengths from this trace
+  std::string trace_path;
+  std::string trace_field;     // "input" | "output"
+};
+
+struct SyntheticConfig {
+  std::string arrival = "poisson";  // poisson | gamma
+  double rate = 1.0;                // requests per second
+  double cv = 1.0;                  // coefficient of variation of inter-arrival times (gamma)
+  std::optional<int64_t> count;     // number of requests (else until the scenario duration)
+  DistributionConfig input;
+  DistributionConfig output;
+  std::string class_name;
+  std::map<std::string, double> class_mix;
+};
+
+struct WorkloadConfig {
+  std::vector<TraceConfig> traces;
+  std::vector<SyntheticConfig> synthetic;
+  double rate_scale = 1.0;  // applied on top of every source's own rate
+  std::map<std::string, ClassConfig> classes;
+  Seconds client_latency = Seconds(0.0);  // one way, user to cluster and back
+};
+
+struct CostConfig {
+  std::string price_book = "models/prices/default.json";
+  std::optional<std::string> pricing;  // capex | rental
+  std::optional<DollarsPerKwh> electricity;
+  std::optional<double> pue;
+  std::optional<Seconds> amortization;
+};
+
+struct EngineConfig {
+  bool leap = true;  // closed-form decode leaping; false steps one iteration at a time
+};
+
+struct Scenario {
+  std::string file;  // where it was loaded from
+  std::string name;
+  std::string description;
+  uint64_t seed = 1;
+  std::optional<Seconds> duration;  // arrivals after this are dropped; absent: the whole workload
+  std::map<std::string, std::string> models;  // model key -> catalog name or config.json path
+  ClusterConfig cluster;
+  WorkloadConfig workload;
+  CostConfig cost;
+  EngineConfig engine;
+};
+
+}  // namespace tf::config
