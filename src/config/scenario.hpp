@@ -13,20 +13,20 @@
 namespace tf::config {
 
 struct SchedulerConfig {
-  std::string kind = "continuous";  // registry name (serving/)
+  std::string kind = "continuous";    // registry name (serving/)
   int64_t max_batched_tokens = 8192;  // tokens (prefill chunks + decodes) per iteration
   int64_t max_num_seqs = 256;         // sequences in the running batch
 };
 
 struct InstanceConfig {
-  std::string model;          // key into Scenario::models
+  std::string model;  // key into Scenario::models
   std::string role = "colocated";
   int tp = 1;
   int pp = 1;
   int ep = 1;
-  std::string dtype = "bf16";     // weights and activations
-  std::string kv_dtype;           // defaults to dtype (int8 weights keep a bf16 cache)
-  double memory_fraction = 0.9;   // share of HBM the serving engine uses
+  std::string dtype = "bf16";    // weights and activations
+  std::string kv_dtype;          // defaults to dtype (int8 weights keep a bf16 cache)
+  double memory_fraction = 0.9;  // share of HBM the serving engine uses
   SchedulerConfig scheduler;
 };
 
@@ -62,23 +62,23 @@ struct ClassConfig {
 };
 
 struct TraceConfig {
-  std::string format;  // azure | mooncake | vidur (registry in workload/)
-  std::string path;    // resolved to an absolute path by the loader
-  double rate_scale = 1.0;  // >1 compresses time (more requests per second)
-  int replicas = 1;         // superimposed time-shifted copies
+  std::string format;                       // azure | mooncake | vidur (registry in workload/)
+  std::string path;                         // resolved to an absolute path by the loader
+  double rate_scale = 1.0;                  // >1 compresses time (more requests per second)
+  int replicas = 1;                         // superimposed time-shifted copies
   std::string class_name;                   // every request of the trace gets this class, or
   std::map<std::string, double> class_mix;  // seeded fractions summing to 1
   std::optional<int64_t> max_requests;      // read at most this many (before replicas)
 };
 
 struct DistributionConfig {
-  std::string kind = "fixed";  // fixed | uniform | normal | lognormal | trace
-  double value = 0;            // fixed
-  double min = 0, max = 0;     // uniform, and clamps for the others
-  double mean = 0, stddev = 0; // normal, lognormal (of the value, not of its log)
-  std::string trace_format;    // trace: sample lengths from this trace
+  std::string kind = "fixed";   // fixed | uniform | normal | lognormal | trace
+  double value = 0;             // fixed
+  double min = 0, max = 0;      // uniform, and clamps for the others
+  double mean = 0, stddev = 0;  // normal, lognormal (of the value, not of its log)
+  std::string trace_format;     // trace: sample lengths from this trace
   std::string trace_path;
-  std::string trace_field;     // "input" | "output"
+  std::string trace_field;  // "input" | "output"
 };
 
 struct SyntheticConfig {
@@ -113,16 +113,22 @@ struct EngineConfig {
 };
 
 struct Scenario {
-  std::string file;  // where it was loaded from
+  std::string file;       // where it was loaded from
+  std::string data_root;  // relative paths (models, traces, price book) resolve against this directory
   std::string name;
   std::string description;
   uint64_t seed = 1;
-  std::optional<Seconds> duration;  // arrivals after this are dropped; absent: the whole workload
+  std::optional<Seconds> duration;            // arrivals after this are dropped; absent: the whole workload
   std::map<std::string, std::string> models;  // model key -> catalog name or config.json path
   ClusterConfig cluster;
   WorkloadConfig workload;
   CostConfig cost;
   EngineConfig engine;
+
+  // `path` made absolute against data_root (unchanged when already absolute).
+  std::string resolve(const std::string& path) const;
+  // Class names in a fixed order (sorted); a class's index here is its class id.
+  std::vector<std::string> class_names() const;
 };
 
 }  // namespace tf::config

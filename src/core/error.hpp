@@ -29,7 +29,7 @@ class ConfigError : public std::runtime_error {
 
 }  // namespace tf
 
-#define TF_ASSERT(cond, msg)                                                     \
-  do {                                                                           \
-    if (!(cond)) ::tf::assertion_failed(#cond, __FILE__, __LINE__, (msg));       \
+#define TF_ASSERT(cond, msg)                                               \
+  do {                                                                     \
+    if (!(cond)) ::tf::assertion_failed(#cond, __FILE__, __LINE__, (msg)); \
   } while (0)

@@ -26,8 +26,7 @@ nlohmann::json parse_json_text(const std::string& text, const std::string& origi
     std::string what = e.what();
     auto pos = what.find("syntax error");
     std::string detail = pos == std::string::npos ? what : what.substr(pos);
-    throw ConfigError(origin, fmt::format("line {} column {}", line, col),
-                      fmt::format("malformed JSON: {}", detail));
+    throw ConfigError(origin, fmt::format("line {} column {}", line, col), fmt::format("malformed JSON: {}", detail));
   }
 }
 

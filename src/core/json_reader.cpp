@@ -11,12 +11,18 @@ namespace tf {
 namespace {
 std::string type_name(const nlohmann::json& j) {
   switch (j.type()) {
-    case nlohmann::json::value_t::null: return "null";
-    case nlohmann::json::value_t::object: return "an object";
-    case nlohmann::json::value_t::array: return "an array";
-    case nlohmann::json::value_t::string: return fmt::format("the string \"{}\"", j.get<std::string>());
-    case nlohmann::json::value_t::boolean: return j.get<bool>() ? "true" : "false";
-    default: return fmt::format("the number {}", j.dump());
+    case nlohmann::json::value_t::null:
+      return "null";
+    case nlohmann::json::value_t::object:
+      return "an object";
+    case nlohmann::json::value_t::array:
+      return "an array";
+    case nlohmann::json::value_t::string:
+      return fmt::format("the string \"{}\"", j.get<std::string>());
+    case nlohmann::json::value_t::boolean:
+      return j.get<bool>() ? "true" : "false";
+    default:
+      return fmt::format("the number {}", j.dump());
   }
 }
 }  // namespace
@@ -34,7 +40,9 @@ std::string json_pointer_escape(const std::string& key) {
   return out;
 }
 
-void JsonReader::fail(const std::string& message) const { throw ConfigError(file_, where(), message); }
+void JsonReader::fail(const std::string& message) const {
+  throw ConfigError(file_, where(), message);
+}
 
 ObjectReader JsonReader::object() const {
   if (!node_->is_object()) fail(fmt::format("expected an object, got {}", type_name(*node_)));
@@ -45,7 +53,8 @@ std::vector<JsonReader> JsonReader::array() const {
   if (!node_->is_array()) fail(fmt::format("expected an array, got {}", type_name(*node_)));
   std::vector<JsonReader> out;
   out.reserve(node_->size());
-  for (size_t i = 0; i < node_->size(); ++i) out.push_back(at(i));
+  for (size_t i = 0; i < node_->size(); ++i)
+    out.push_back(at(i));
   return out;
 }
 
@@ -90,17 +99,19 @@ int64_t JsonReader::as_int(int64_t min, int64_t max) const {
   return v;
 }
 
-double JsonReader::as_fraction() const { return as_double(0.0, 1.0); }
+double JsonReader::as_fraction() const {
+  return as_double(0.0, 1.0);
+}
 
-#define TF_UNIT_GETTER(Type, method, parser, example)                                                      \
-  Type JsonReader::method() const {                                                                        \
-    if (!node_->is_string())                                                                               \
+#define TF_UNIT_GETTER(Type, method, parser, example)                                                        \
+  Type JsonReader::method() const {                                                                          \
+    if (!node_->is_string())                                                                                 \
       fail(fmt::format("expected a string with a unit such as \"{}\", got {}", example, type_name(*node_))); \
-    try {                                                                                                  \
-      return parser(node_->get<std::string>());                                                            \
-    } catch (const UnitError& e) {                                                                         \
-      fail(e.what());                                                                                      \
-    }                                                                                                      \
+    try {                                                                                                    \
+      return parser(node_->get<std::string>());                                                              \
+    } catch (const UnitError& e) {                                                                           \
+      fail(e.what());                                                                                        \
+    }                                                                                                        \
   }
 
 TF_UNIT_GETTER(Seconds, as_seconds, parse_seconds, "50ms")
@@ -115,7 +126,9 @@ TF_UNIT_GETTER(DollarsPerKwh, as_dollars_per_kwh, parse_dollars_per_kwh, "$0.08/
 
 ObjectReader::ObjectReader(JsonReader self) : self_(std::move(self)) {}
 
-bool ObjectReader::has(const std::string& key) const { return self_.json().contains(key); }
+bool ObjectReader::has(const std::string& key) const {
+  return self_.json().contains(key);
+}
 
 JsonReader ObjectReader::required(const std::string& key) {
   if (!has(key)) self_.fail(fmt::format("missing required key \"{}\"", key));

@@ -33,6 +33,8 @@ inline std::mt19937_64 random_stream(uint64_t seed, std::string_view name, uint6
 
 // Uniform double in [0, 1) computed from the generator's bits, identical on every platform
 // (std::uniform_real_distribution is not specified bit-for-bit).
-inline double uniform01(std::mt19937_64& g) { return static_cast<double>(g() >> 11) * 0x1.0p-53; }
+inline double uniform01(std::mt19937_64& g) {
+  return static_cast<double>(g() >> 11) * 0x1.0p-53;
+}
 
 }  // namespace tf

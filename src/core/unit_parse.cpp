@@ -17,8 +17,10 @@ struct Split {
 };
 
 std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+    s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -47,11 +49,24 @@ double lookup(std::string_view unit, const std::vector<std::pair<std::string_vie
 }
 
 const std::vector<std::pair<std::string_view, double>>& byte_units() {
-  static const std::vector<std::pair<std::string_view, double>> table = {
-      {"B", 1.0},          {"KB", 1e3},         {"kB", 1e3},          {"MB", 1e6},          {"GB", 1e9},
-      {"TB", 1e12},        {"PB", 1e15},        {"KiB", 1024.0},      {"MiB", 1048576.0},   {"GiB", 1073741824.0},
-      {"TiB", 1099511627776.0}, {"b", 0.125},   {"Kb", 1e3 / 8},      {"kb", 1e3 / 8},      {"Mb", 1e6 / 8},
-      {"Gb", 1e9 / 8},     {"Tb", 1e12 / 8},    {"Pb", 1e15 / 8}};
+  static const std::vector<std::pair<std::string_view, double>> table = {{"B", 1.0},
+                                                                         {"KB", 1e3},
+                                                                         {"kB", 1e3},
+                                                                         {"MB", 1e6},
+                                                                         {"GB", 1e9},
+                                                                         {"TB", 1e12},
+                                                                         {"PB", 1e15},
+                                                                         {"KiB", 1024.0},
+                                                                         {"MiB", 1048576.0},
+                                                                         {"GiB", 1073741824.0},
+                                                                         {"TiB", 1099511627776.0},
+                                                                         {"b", 0.125},
+                                                                         {"Kb", 1e3 / 8},
+                                                                         {"kb", 1e3 / 8},
+                                                                         {"Mb", 1e6 / 8},
+                                                                         {"Gb", 1e9 / 8},
+                                                                         {"Tb", 1e12 / 8},
+                                                                         {"Pb", 1e15 / 8}};
   return table;
 }
 
@@ -61,8 +76,7 @@ Seconds parse_seconds(std::string_view text) {
   constexpr std::string_view what = "a duration such as \"50ms\" or \"2s\"";
   auto [v, unit] = split_number(text, what);
   static const std::vector<std::pair<std::string_view, double>> table = {
-      {"ns", 1e-9}, {"us", 1e-6}, {"µs", 1e-6}, {"ms", 1e-3}, {"s", 1.0},
-      {"min", 60.0}, {"h", 3600.0}, {"d", 86400.0}};
+      {"ns", 1e-9}, {"us", 1e-6}, {"µs", 1e-6}, {"ms", 1e-3}, {"s", 1.0}, {"min", 60.0}, {"h", 3600.0}, {"d", 86400.0}};
   return Seconds(v * lookup(unit, table, what, text));
 }
 

@@ -21,12 +21,12 @@ class UnitError : public std::invalid_argument {
   using std::invalid_argument::invalid_argument;
 };
 
-Seconds parse_seconds(std::string_view text);                 // ns, us, ms, s, min, h, d
-Bytes parse_bytes(std::string_view text);                     // B, KB..PB, KiB..TiB, b, Kb..Tb
-BytesPerSecond parse_bandwidth(std::string_view text);        // GB/s, TB/s, Gb/s, Gbps, ...
-FlopsPerSecond parse_flops_rate(std::string_view text);       // FLOPS, GFLOPS, TFLOPS, PFLOPS, TOPS, POPS
-Watts parse_watts(std::string_view text);                     // W, kW, MW
-Dollars parse_dollars(std::string_view text);                 // "$25000", "$25k", "$1.2M"
+Seconds parse_seconds(std::string_view text);                  // ns, us, ms, s, min, h, d
+Bytes parse_bytes(std::string_view text);                      // B, KB..PB, KiB..TiB, b, Kb..Tb
+BytesPerSecond parse_bandwidth(std::string_view text);         // GB/s, TB/s, Gb/s, Gbps, ...
+FlopsPerSecond parse_flops_rate(std::string_view text);        // FLOPS, GFLOPS, TFLOPS, PFLOPS, TOPS, POPS
+Watts parse_watts(std::string_view text);                      // W, kW, MW
+Dollars parse_dollars(std::string_view text);                  // "$25000", "$25k", "$1.2M"
 DollarsPerHour parse_dollars_per_hour(std::string_view text);  // "$2.00/h", "$2/hour"
 DollarsPerKwh parse_dollars_per_kwh(std::string_view text);    // "$0.08/kWh"
 

@@ -61,14 +61,30 @@ using Dollars = Quantity<DollarsTag>;                // USD
 using DollarsPerHour = Quantity<DollarsPerHourTag>;  // USD/h
 using DollarsPerKwh = Quantity<DollarsPerKwhTag>;    // USD/kWh
 
-constexpr Seconds operator/(Bytes b, BytesPerSecond r) { return Seconds(b.value() / r.value()); }
-constexpr Seconds operator/(Flops f, FlopsPerSecond r) { return Seconds(f.value() / r.value()); }
-constexpr Bytes operator*(BytesPerSecond r, Seconds t) { return Bytes(r.value() * t.value()); }
-constexpr Flops operator*(FlopsPerSecond r, Seconds t) { return Flops(r.value() * t.value()); }
-constexpr Joules operator*(Watts p, Seconds t) { return Joules(p.value() * t.value()); }
-constexpr Dollars operator*(DollarsPerHour r, Seconds t) { return Dollars(r.value() * t.value() / 3600.0); }
-constexpr Dollars operator*(DollarsPerKwh r, Joules e) { return Dollars(r.value() * e.value() / 3.6e6); }
+constexpr Seconds operator/(Bytes b, BytesPerSecond r) {
+  return Seconds(b.value() / r.value());
+}
+constexpr Seconds operator/(Flops f, FlopsPerSecond r) {
+  return Seconds(f.value() / r.value());
+}
+constexpr Bytes operator*(BytesPerSecond r, Seconds t) {
+  return Bytes(r.value() * t.value());
+}
+constexpr Flops operator*(FlopsPerSecond r, Seconds t) {
+  return Flops(r.value() * t.value());
+}
+constexpr Joules operator*(Watts p, Seconds t) {
+  return Joules(p.value() * t.value());
+}
+constexpr Dollars operator*(DollarsPerHour r, Seconds t) {
+  return Dollars(r.value() * t.value() / 3600.0);
+}
+constexpr Dollars operator*(DollarsPerKwh r, Joules e) {
+  return Dollars(r.value() * e.value() / 3.6e6);
+}
 
-constexpr double kwh(Joules e) { return e.value() / 3.6e6; }
+constexpr double kwh(Joules e) {
+  return e.value() / 3.6e6;
+}
 
 }  // namespace tf

@@ -1,0 +1,504 @@
+#include "config/scenario_load.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <cstdlib>
+
+#include "core/error.hpp"
+#include "core/json_file.hpp"
+#include "core/json_reader.hpp"
+
+namespace tf::config {
+
+namespace fs = std::filesystem;
+
+std::string Scenario::resolve(const std::string& path) const {
+  fs::path p(path);
+  if (p.is_absolute() || data_root.empty()) return path;
+  return (fs::path(data_root) / p).lexically_normal().string();
+}
+
+std::vector<std::string> Scenario::class_names() const {
+  std::vector<std::string> out;
+  for (const auto& entry : workload.classes)
+    out.push_back(entry.first);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// --set overrides
+
+void apply_override(nlohmann::json& doc, const std::string& assignment) {
+  auto eq = assignment.find('=');
+  if (eq == std::string::npos || eq == 0)
+    throw ConfigError("--set", assignment, "expected path=value, e.g. cluster.pools.0.count=16");
+  std::string path = assignment.substr(0, eq);
+  std::string text = assignment.substr(eq + 1);
+
+  std::vector<std::string> steps;
+  size_t start = 0;
+  while (true) {
+    size_t dot = path.find('.', start);
+    steps.push_back(path.substr(start, dot - start));
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  nlohmann::json* node = &doc;
+  std::string walked;
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const std::string& step = steps[i];
+    bool last = i + 1 == steps.size();
+    if (step.empty()) throw ConfigError("--set", path, "empty path element");
+    std::string here = walked.empty() ? step : walked + "." + step;
+    if (node->is_array()) {
+      char* end = nullptr;
+      long index = std::strtol(step.c_str(), &end, 10);
+      if (*end != '\0' || index < 0)
+        throw ConfigError("--set", here, fmt::format("\"{}\" is an array: expected an index", walked));
+      if (static_cast<size_t>(index) >= node->size())
+        throw ConfigError("--set", here,
+                          fmt::format("index {} is out of range: \"{}\" has {} elements", index, walked, node->size()));
+      node = &(*node)[static_cast<size_t>(index)];
+    } else if (node->is_object()) {
+      // A missing key is created (as an object when more path follows): keys that the file leaves at their
+      // defaults can be set too, and the schema check that follows rejects keys that are not allowed.
+      if (!node->contains(step) && !last) (*node)[step] = nlohmann::json::object();
+      node = &(*node)[step];
+    } else {
+      throw ConfigError("--set", here, fmt::format("\"{}\" is not an object or array", walked));
+    }
+    walked = here;
+  }
+  nlohmann::json value;
+  try {
+    value = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error&) {
+    value = text;
+  }
+  *node = std::move(value);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Parsing
+
+namespace {
+
+const std::vector<std::string> kDtypes = {"bf16", "fp16", "fp8", "int8", "fp4"};
+
+SchedulerConfig parse_scheduler(const JsonReader& j) {
+  SchedulerConfig s;
+  auto o = j.object();
+  s.kind = o.required("kind").as_string();
+  if (auto v = o.optional("max_batched_tokens")) s.max_batched_tokens = v->as_int(1, 1 << 24);
+  if (auto v = o.optional("max_num_seqs")) s.max_num_seqs = v->as_int(1, 1 << 20);
+  o.finish();
+  return s;
+}
+
+InstanceConfig parse_instance(const JsonReader& j) {
+  InstanceConfig c;
+  auto o = j.object();
+  c.model = o.required("model").as_string();
+  if (auto v = o.optional("role")) c.role = v->as_enum({"colocated"});
+  if (auto v = o.optional("tp")) c.tp = static_cast<int>(v->as_int(1, 1024));
+  if (auto v = o.optional("pp")) c.pp = static_cast<int>(v->as_int(1, 1024));
+  if (auto v = o.optional("ep")) c.ep = static_cast<int>(v->as_int(1, 4096));
+  if (auto v = o.optional("dtype")) c.dtype = v->as_enum(kDtypes);
+  c.kv_dtype = c.dtype == "int8" || c.dtype == "fp4" ? "bf16" : c.dtype;
+  if (auto v = o.optional("kv_dtype")) c.kv_dtype = v->as_enum(kDtypes);
+  if (auto v = o.optional("memory_fraction")) {
+    c.memory_fraction = v->as_double(0.05, 1.0);
+  }
+  if (auto v = o.optional("scheduler")) c.scheduler = parse_scheduler(*v);
+  o.finish();
+  return c;
+}
+
+PoolConfig parse_pool(const JsonReader& j) {
+  PoolConfig p;
+  auto o = j.object();
+  p.name = o.required("name").as_string();
+  if (p.name.empty()) o.required("name").fail("expected a non-empty pool name");
+  p.accelerator = o.required("accelerator").as_string();
+  p.count = o.required("count").as_int(1, 10'000'000);
+  p.instance = parse_instance(o.required("instance"));
+  o.finish();
+  return p;
+}
+
+ClusterConfig parse_cluster(const JsonReader& j) {
+  ClusterConfig c;
+  auto o = j.object();
+  auto pools = o.required("pools");
+  for (const auto& p : pools.array())
+    c.pools.push_back(parse_pool(p));
+  if (c.pools.empty()) pools.fail("expected at least one pool");
+  for (size_t i = 0; i < c.pools.size(); ++i)
+    for (size_t k = 0; k < i; ++k)
+      if (c.pools[i].name == c.pools[k].name)
+        pools.at(i).fail(fmt::format("duplicate pool name \"{}\"", c.pools[i].name));
+  if (auto r = o.optional("router")) {
+    auto ro = r->object();
+    c.router.kind = ro.required("kind").as_string();
+    ro.finish();
+  }
+  o.finish();
+  return c;
+}
+
+std::map<std::string, double> parse_class_mix(const JsonReader& j) {
+  std::map<std::string, double> mix;
+  auto o = j.object();
+  double sum = 0;
+  for (const auto& k : o.keys()) {
+    double f = o.required(k).as_fraction();
+    mix[k] = f;
+    sum += f;
+  }
+  if (mix.empty()) j.fail("expected at least one class");
+  if (std::abs(sum - 1.0) > 1e-6) j.fail(fmt::format("class fractions must sum to 1, got {}", sum));
+  return mix;
+}
+
+// A source names its class(es) with "class" or "class_mix"; exactly one of them.
+void parse_class_choice(ObjectReader& o, std::string& name, std::map<std::string, double>& mix) {
+  auto c = o.optional("class");
+  auto m = o.optional("class_mix");
+  if (c && m) m->fail("give \"class\" or \"class_mix\", not both");
+  if (c) name = c->as_string();
+  if (m) mix = parse_class_mix(*m);
+}
+
+TraceConfig parse_trace(const JsonReader& j) {
+  TraceConfig t;
+  auto o = j.object();
+  t.format = o.required("format").as_string();
+  t.path = o.required("path").as_string();
+  if (auto v = o.optional("rate_scale")) {
+    t.rate_scale = v->as_double(1e-6, 1e6);
+  }
+  if (auto v = o.optional("replicas")) t.replicas = static_cast<int>(v->as_int(1, 100'000));
+  if (auto v = o.optional("max_requests")) t.max_requests = v->as_int(1, INT64_MAX);
+  parse_class_choice(o, t.class_name, t.class_mix);
+  o.finish();
+  return t;
+}
+
+DistributionConfig parse_distribution(const JsonReader& j) {
+  DistributionConfig d;
+  auto o = j.object();
+  d.kind = o.required("kind").as_enum({"fixed", "uniform", "normal", "lognormal", "trace"});
+  auto num = [&](const char* key, bool required) -> double {
+    auto v = required ? std::optional<JsonReader>(o.required(key)) : o.optional(key);
+    return v ? v->as_double(0, 1e9) : 0.0;
+  };
+  if (d.kind == "fixed") {
+    d.value = num("value", true);
+    if (d.value < 1) o.required("value").fail("expected a length of at least 1 token");
+  } else if (d.kind == "uniform") {
+    d.min = num("min", true);
+    d.max = num("max", true);
+    if (d.min < 1 || d.max < d.min) o.self().fail("expected 1 <= min <= max");
+  } else if (d.kind == "normal" || d.kind == "lognormal") {
+    d.mean = num("mean", true);
+    d.stddev = num("stddev", true);
+    d.min = num("min", false);
+    d.max = num("max", false);
+    if (d.mean <= 0) o.required("mean").fail("expected a positive mean");
+  } else {
+    d.trace_format = o.required("format").as_string();
+    d.trace_path = o.required("path").as_string();
+    d.trace_field = o.required("field").as_enum({"input", "output"});
+  }
+  o.finish();
+  return d;
+}
+
+SyntheticConfig parse_synthetic(const JsonReader& j) {
+  SyntheticConfig s;
+  auto o = j.object();
+  s.arrival = o.required("arrival").as_enum({"poisson", "gamma"});
+  s.rate = o.required("rate").as_double(1e-9, 1e9);
+  if (auto v = o.optional("cv")) s.cv = v->as_double(1e-3, 100);
+  if (auto v = o.optional("count")) s.count = v->as_int(1, INT64_MAX);
+  s.input = parse_distribution(o.required("input"));
+  s.output = parse_distribution(o.required("output"));
+  parse_class_choice(o, s.class_name, s.class_mix);
+  o.finish();
+  return s;
+}
+
+SloConfig parse_slo(const JsonReader& j) {
+  SloConfig s;
+  auto o = j.object();
+  if (auto v = o.optional("ttft")) s.ttft = v->as_seconds();
+  if (auto v = o.optional("tpot")) s.tpot = v->as_seconds();
+  if (auto v = o.optional("e2e")) s.e2e = v->as_seconds();
+  if (auto v = o.optional("attainment_target")) s.attainment_target = v->as_fraction();
+  o.finish();
+  return s;
+}
+
+ClassConfig parse_class(const std::string& name, const JsonReader& j) {
+  ClassConfig c;
+  c.name = name;
+  auto o = j.object();
+  c.model = o.required("model").as_string();
+  if (auto v = o.optional("slo")) c.slo = parse_slo(*v);
+  if (auto v = o.optional("value")) c.value = v->as_double(0, 1e6);
+  if (auto v = o.optional("priority")) c.priority = static_cast<int>(v->as_int(-1000, 1000));
+  o.finish();
+  return c;
+}
+
+std::string defined_classes(const WorkloadConfig& w) {
+  std::string out;
+  for (const auto& entry : w.classes)
+    out += (out.empty() ? "" : ", ") + entry.first;
+  return out;
+}
+
+WorkloadConfig parse_workload(const JsonReader& j) {
+  WorkloadConfig w;
+  auto o = j.object();
+  if (auto v = o.optional("traces"))
+    for (const auto& t : v->array())
+      w.traces.push_back(parse_trace(t));
+  if (auto v = o.optional("synthetic"))
+    for (const auto& s : v->array())
+      w.synthetic.push_back(parse_synthetic(s));
+  if (w.traces.empty() && w.synthetic.empty())
+    o.self().fail("expected at least one entry in \"traces\" or \"synthetic\"");
+  if (auto v = o.optional("rate_scale")) w.rate_scale = v->as_double(1e-6, 1e6);
+  auto classes = o.required("classes");
+  auto co = classes.object();
+  for (const auto& name : co.keys())
+    w.classes[name] = parse_class(name, co.required(name));
+  if (w.classes.empty()) classes.fail("expected at least one class");
+  if (auto v = o.optional("client_latency")) w.client_latency = v->as_seconds();
+  o.finish();
+
+  // Every source must name classes that exist; a source without a class needs exactly one class defined.
+  auto check = [&](const JsonReader& src, std::string& name, const std::map<std::string, double>& mix) {
+    if (name.empty() && mix.empty()) {
+      if (w.classes.size() != 1) src.fail("expected \"class\" or \"class_mix\" (the workload defines several classes)");
+      name = w.classes.begin()->first;
+    }
+    if (!name.empty() && !w.classes.count(name))
+      src.fail(fmt::format("unknown class \"{}\" (defined: {})", name, defined_classes(w)));
+    for (const auto& [k, f] : mix)
+      if (!w.classes.count(k)) src.fail(fmt::format("class_mix names unknown class \"{}\"", k));
+  };
+  auto ow = j.object();
+  if (auto v = ow.optional("traces")) {
+    auto arr = v->array();
+    for (size_t i = 0; i < w.traces.size(); ++i)
+      check(arr[i], w.traces[i].class_name, w.traces[i].class_mix);
+  }
+  if (auto v = ow.optional("synthetic")) {
+    auto arr = v->array();
+    for (size_t i = 0; i < w.synthetic.size(); ++i)
+      check(arr[i], w.synthetic[i].class_name, w.synthetic[i].class_mix);
+  }
+  return w;
+}
+
+CostConfig parse_cost(const JsonReader& j) {
+  CostConfig c;
+  auto o = j.object();
+  if (auto v = o.optional("price_book")) c.price_book = v->as_string();
+  if (auto v = o.optional("pricing")) c.pricing = v->as_enum({"capex", "rental"});
+  if (auto v = o.optional("electricity")) c.electricity = v->as_dollars_per_kwh();
+  if (auto v = o.optional("pue")) c.pue = v->as_double(1.0, 5.0);
+  if (auto v = o.optional("amortization")) {
+    c.amortization = v->as_seconds();
+    if (c.amortization->value() <= 0) v->fail("expected a positive duration");
+  }
+  o.finish();
+  return c;
+}
+
+}  // namespace
+
+Scenario parse_scenario(const nlohmann::json& doc, const std::string& file, const fs::path& data_root) {
+  Scenario s;
+  s.file = file;
+  s.data_root = data_root.string();
+  JsonReader root(doc, file);
+  auto o = root.object();
+  s.name = o.required("name").as_string();
+  if (s.name.empty() || s.name.find('/') != std::string::npos)
+    o.required("name").fail("expected a non-empty name without '/' (it names the output directory)");
+  if (auto v = o.optional("description")) s.description = v->as_string();
+  if (auto v = o.optional("seed")) s.seed = static_cast<uint64_t>(v->as_int(0, INT64_MAX));
+  if (auto v = o.optional("duration")) {
+    s.duration = v->as_seconds();
+    if (s.duration->value() <= 0) v->fail("expected a positive duration");
+  }
+  auto models = o.required("models");
+  auto mo = models.object();
+  for (const auto& k : mo.keys())
+    s.models[k] = mo.required(k).as_string();
+  if (s.models.empty()) models.fail("expected at least one model");
+  s.cluster = parse_cluster(o.required("cluster"));
+  s.workload = parse_workload(o.required("workload"));
+  if (auto v = o.optional("cost")) s.cost = parse_cost(*v);
+  if (auto v = o.optional("engine")) {
+    auto eo = v->object();
+    if (auto l = eo.optional("leap")) s.engine.leap = l->as_bool();
+    eo.finish();
+  }
+  o.finish();
+
+  // Cross-references inside the scenario (catalog checks happen when the factory is built).
+  auto cluster = o.required("cluster").object();
+  auto pools = cluster.required("pools");
+  for (size_t i = 0; i < s.cluster.pools.size(); ++i) {
+    const auto& p = s.cluster.pools[i];
+    if (!s.models.count(p.instance.model))
+      pools.at(i)
+          .object()
+          .required("instance")
+          .object()
+          .required("model")
+          .fail(fmt::format("unknown model \"{}\" (the scenario's \"models\" defines: {})", p.instance.model,
+                            fmt::join(mo.keys(), ", ")));
+  }
+  auto classes = o.required("workload").object().required("classes").object();
+  for (const auto& [name, c] : s.workload.classes) {
+    if (!s.models.count(c.model))
+      classes.required(name).object().required("model").fail(fmt::format(
+          "unknown model \"{}\" (the scenario's \"models\" defines: {})", c.model, fmt::join(mo.keys(), ", ")));
+    bool served = false;
+    for (const auto& p : s.cluster.pools)
+      served = served || p.instance.model == c.model;
+    if (!served)
+      classes.required(name).object().required("model").fail(
+          fmt::format("no pool serves model \"{}\" that class \"{}\" needs", c.model, name));
+  }
+  return s;
+}
+
+namespace {
+std::string secs(Seconds s) {
+  return fmt::format("{}s", s.value());
+}
+}  // namespace
+
+nlohmann::json to_json(const Scenario& s) {
+  using nlohmann::json;
+  json j;
+  j["name"] = s.name;
+  j["description"] = s.description;
+  j["seed"] = s.seed;
+  if (s.duration) j["duration"] = secs(*s.duration);
+  j["models"] = s.models;
+  json pools = json::array();
+  for (const auto& p : s.cluster.pools) {
+    const auto& i = p.instance;
+    pools.push_back({{"name", p.name},
+                     {"accelerator", p.accelerator},
+                     {"count", p.count},
+                     {"instance",
+                      {{"model", i.model},
+                       {"role", i.role},
+                       {"tp", i.tp},
+                       {"pp", i.pp},
+                       {"ep", i.ep},
+                       {"dtype", i.dtype},
+                       {"kv_dtype", i.kv_dtype},
+                       {"memory_fraction", i.memory_fraction},
+                       {"scheduler",
+                        {{"kind", i.scheduler.kind},
+                         {"max_batched_tokens", i.scheduler.max_batched_tokens},
+                         {"max_num_seqs", i.scheduler.max_num_seqs}}}}}});
+  }
+  j["cluster"] = {{"pools", pools}, {"router", {{"kind", s.cluster.router.kind}}}};
+  auto class_choice = [](json& out, const std::string& name, const std::map<std::string, double>& mix) {
+    if (!mix.empty())
+      out["class_mix"] = mix;
+    else
+      out["class"] = name;
+  };
+  auto dist = [](const DistributionConfig& d) {
+    json o{{"kind", d.kind}};
+    if (d.kind == "fixed") o["value"] = d.value;
+    if (d.kind == "uniform") o.update({{"min", d.min}, {"max", d.max}});
+    if (d.kind == "normal" || d.kind == "lognormal")
+      o.update({{"mean", d.mean}, {"stddev", d.stddev}, {"min", d.min}, {"max", d.max}});
+    if (d.kind == "trace") o.update({{"format", d.trace_format}, {"path", d.trace_path}, {"field", d.trace_field}});
+    return o;
+  };
+  json w;
+  if (!s.workload.traces.empty()) {
+    json traces = json::array();
+    for (const auto& t : s.workload.traces) {
+      json o{{"format", t.format}, {"path", t.path}, {"rate_scale", t.rate_scale}, {"replicas", t.replicas}};
+      if (t.max_requests) o["max_requests"] = *t.max_requests;
+      class_choice(o, t.class_name, t.class_mix);
+      traces.push_back(o);
+    }
+    w["traces"] = traces;
+  }
+  if (!s.workload.synthetic.empty()) {
+    json syn = json::array();
+    for (const auto& g : s.workload.synthetic) {
+      json o{
+          {"arrival", g.arrival}, {"rate", g.rate}, {"cv", g.cv}, {"input", dist(g.input)}, {"output", dist(g.output)}};
+      if (g.count) o["count"] = *g.count;
+      class_choice(o, g.class_name, g.class_mix);
+      syn.push_back(o);
+    }
+    w["synthetic"] = syn;
+  }
+  w["rate_scale"] = s.workload.rate_scale;
+  w["client_latency"] = secs(s.workload.client_latency);
+  json classes = json::object();
+  for (const auto& [name, c] : s.workload.classes) {
+    json slo{{"attainment_target", c.slo.attainment_target}};
+    if (c.slo.ttft) slo["ttft"] = secs(*c.slo.ttft);
+    if (c.slo.tpot) slo["tpot"] = secs(*c.slo.tpot);
+    if (c.slo.e2e) slo["e2e"] = secs(*c.slo.e2e);
+    classes[name] = {{"model", c.model}, {"slo", slo}, {"value", c.value}, {"priority", c.priority}};
+  }
+  w["classes"] = classes;
+  j["workload"] = w;
+  json cost{{"price_book", s.cost.price_book}};
+  if (s.cost.pricing) cost["pricing"] = *s.cost.pricing;
+  if (s.cost.electricity) cost["electricity"] = fmt::format("${}/kWh", s.cost.electricity->value());
+  if (s.cost.pue) cost["pue"] = *s.cost.pue;
+  if (s.cost.amortization) cost["amortization"] = secs(*s.cost.amortization);
+  j["cost"] = cost;
+  j["engine"] = {{"leap", s.engine.leap}};
+  return j;
+}
+
+LoadedScenario load_scenario(const std::string& file, const std::vector<std::string>& overrides,
+                             const fs::path& data_root) {
+  nlohmann::json doc = load_json_file(file);
+  for (const auto& o : overrides)
+    apply_override(doc, o);
+  LoadedScenario out;
+  out.scenario = parse_scenario(doc, file, data_root);
+  out.resolved = to_json(out.scenario);
+  return out;
+}
+
+fs::path find_data_root(const std::string& scenario_file, const fs::path& fallback) {
+  if (const char* env = std::getenv("TOKENFACTORY_ROOT"); env && *env) return fs::path(env);
+  auto search = [](fs::path dir) -> std::optional<fs::path> {
+    std::error_code ec;
+    dir = fs::absolute(dir, ec);
+    for (; !dir.empty(); dir = dir.parent_path()) {
+      if (fs::is_directory(dir / "models" / "hardware", ec)) return dir;
+      if (dir == dir.parent_path()) break;
+    }
+    return std::nullopt;
+  };
+  if (auto d = search(fs::path(scenario_file).parent_path())) return *d;
+  if (auto d = search(fs::current_path())) return *d;
+  return fallback;
+}
+
+}  // namespace tf::config
