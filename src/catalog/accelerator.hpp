@@ -28,20 +28,25 @@ struct Accelerator {
   Bytes hbm_capacity;                            // usable device memory
   BytesPerSecond hbm_bandwidth;                  // peak memory bandwidth
 
-  int scale_up_domain_size = 8;       // accelerators in one scale-up domain (NVLink node, NVL72, UB supernode)
-  BytesPerSecond scale_up_bandwidth;  // per accelerator, per direction, inside the domain
-  Seconds scale_up_latency;           // one hop inside the domain
+  int scale_up_domain_size = 8;        // accelerators in one scale-up domain (NVLink node, NVL72, UB supernode)
+  BytesPerSecond scale_up_bandwidth;   // per accelerator, per direction, inside the domain
+  Seconds scale_up_latency;            // one hop inside the domain
   BytesPerSecond scale_out_bandwidth;  // per accelerator NIC, per direction
   Seconds scale_out_latency;           // NIC to NIC through one switch
 
-  Watts tdp;           // board power at full compute load
-  Watts idle_power;    // powered, no work
+  Watts tdp;                 // board power at full compute load
+  Watts idle_power;          // powered, no work
   Watts memory_bound_power;  // typical draw during memory-bound (decode) iterations
 
-  Dollars unit_price;            // capex per accelerator, including its share of server and network
-  DollarsPerHour rental_price;   // market rental per accelerator-hour
+  // Capex per accelerator, including its share of the server (host, chassis, scale-up switches). The
+  // scale-out network is added by the price book (PriceBook::network_capex_fraction).
+  Dollars unit_price;
+  DollarsPerHour rental_price;  // market rental per accelerator-hour
 
   std::string source;  // one-line summary of where the figures come from
+  // Where each figure comes from, keyed by its JSON pointer in the file ("/hbm_bandwidth",
+  // "/peak_compute/fp8"): a citation, or "estimate: <reasoning>".
+  std::map<std::string, std::string> sources;
 
   bool supports(Dtype d) const { return peak_compute.count(d) != 0; }
   // Peak for d; throws std::out_of_range if unsupported (callers check supports() at config time).

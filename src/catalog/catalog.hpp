@@ -20,6 +20,8 @@ Accelerator load_accelerator(const std::filesystem::path& file);
 LlmArchitecture load_llm(const std::filesystem::path& file, const std::string& name);
 PriceBook load_price_book(const std::filesystem::path& file);
 
+// Loads lazily and caches; the returned references stay valid for the Catalog's lifetime. Not
+// thread-safe (one simulation per process, DESIGN.md §4).
 class Catalog {
  public:
   // root holds models/hardware, models/llm, models/prices.
@@ -36,7 +38,10 @@ class Catalog {
   const LlmArchitecture& llm(const std::string& name_or_path) const;
   std::vector<std::string> llm_names() const;
 
+  // A price book by catalog key ("default" -> models/prices/default.json) or path, as for llm(). Its
+  // per-accelerator overrides must name known accelerators.
   PriceBook price_book(const std::string& name_or_path) const;
+  std::vector<std::string> price_book_names() const;
 
  private:
   std::filesystem::path root_;
