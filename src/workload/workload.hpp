@@ -22,12 +22,17 @@ class RequestSource {
 };
 
 struct WorkloadStats {
-  int64_t sources = 0;
+  int64_t sources = 0;          // traces + synthetic generators
+  int64_t trace_rows = 0;       // rows kept from all traces (after max_requests, before replicas)
+  int64_t clamped_outputs = 0;  // of those, rows whose 0 output tokens were raised to 1 (trace_format.hpp)
 };
 
 class Workload {
  public:
   // classes: class names in the order whose index is Request::class_id.
+  // Request::source is the index in cfg.traces for traces, and cfg.traces.size() + index in cfg.synthetic
+  // for generators. cfg.rate_scale multiplies every source's rate (divides trace times). Scaling, replicas
+  // and classes: trace_source.hpp; generators: synthetic_source.hpp; formats and 0-token rows: trace_format.hpp.
   // Opens and validates every trace (missing file, malformed or truncated line, empty trace: ConfigError
   // naming the file and line). `duration`, when set, drops arrivals after it.
   Workload(const config::WorkloadConfig& cfg, const std::vector<std::string>& classes, uint64_t seed,
@@ -39,6 +44,9 @@ class Workload {
   // The next request in arrival order (ties broken by source index, then by order within the source),
   // or nullopt at the end.
   std::optional<Request> next();
+
+  // Known at construction (every trace has been validated by then).
+  const WorkloadStats& stats() const;
 
  private:
   struct Impl;
