@@ -27,6 +27,10 @@ struct InstanceShape {
   catalog::Dtype weight_dtype = catalog::Dtype::bf16;
   catalog::Dtype kv_dtype = catalog::Dtype::bf16;
   double memory_fraction = 0.9;  // share of HBM the serving engine may use (vLLM gpu_memory_utilization)
+  // Per accelerator, held back from the KV cache for activations, communication buffers and CUDA graphs
+  // (what vLLM's profiling run finds). 1 GiB is an estimate: an 8k-token forward pass of a 70B model at
+  // TP8 peaks near 0.5 GB of activations, NCCL and graph pools take a few hundred MB more.
+  Bytes activation_reserve{1024.0 * 1024.0 * 1024.0};
 
   // Accelerators one instance spans: tp * pp for dense models; max(tp, ep) * pp for MoE, since attention
   // is replicated in data-parallel groups across the expert-parallel accelerators.
@@ -53,14 +57,24 @@ struct Efficiency {
   double interconnect = 0.0;   // achieved fraction of scale-up bandwidth in collectives
   Seconds kernel_overhead;     // fixed cost per kernel launch / operator
   Seconds iteration_overhead;  // fixed cost per iteration (scheduler, sampling)
+  // Attention kernels (FlashAttention/FMHA, MLA) reach a lower share of peak than GEMMs and have a
+  // larger fixed cost (softmax pipeline start-up, split-KV reduction), so they get their own pair.
+  double attention_compute = 0.0;  // achieved fraction of peak bf16 compute in attention kernels
+  Seconds attention_overhead;      // fixed cost per attention kernel
 };
 
 struct MemoryFit {
   Bytes weights_per_accelerator;
-  Bytes usable_per_accelerator;  // hbm * memory_fraction
-  Bytes kv_budget_per_instance;  // what is left for KV cache across the instance (<= 0 means it does not fit)
+  Bytes usable_per_accelerator;    // hbm * memory_fraction
+  Bytes kv_budget_per_instance;    // what is left for KV cache across the instance (<= 0 means it does not fit)
   int64_t kv_capacity_tokens = 0;  // tokens of KV cache the instance can hold
   bool fits() const { return kv_capacity_tokens > 0; }
+};
+
+// One operator kind's share of an iteration, summed over layers (for reports and diagnosis).
+struct OperatorTime {
+  std::string name;  // "attention.qkv", "ffn.gate_up", "tp.all_reduce", ...
+  Seconds time;
 };
 
 class PerfModel {
@@ -85,6 +99,9 @@ class PerfModel {
   DecodeLinear decode_linear(int64_t n) const;
 
   MemoryFit memory_fit() const;
+
+  // iteration_time(batch) split by operator kind, in execution order; the times sum to iteration_time.
+  std::vector<OperatorTime> breakdown(const Batch& batch) const;
 
  private:
   InstanceShape shape_;
