@@ -1,0 +1,104 @@
+#include "metrics/summary.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace tf::metrics {
+
+Distribution distribution(std::vector<double>& values) {
+  Distribution d;
+  d.count = values.size();
+  if (values.empty()) return d;
+  std::sort(values.begin(), values.end());
+  double sum = 0;
+  for (double v : values)
+    sum += v;
+  d.mean = sum / static_cast<double>(values.size());
+  auto q = [&](double p) {
+    double pos = p * static_cast<double>(values.size() - 1);
+    size_t lo = static_cast<size_t>(std::floor(pos));
+    size_t hi = std::min(lo + 1, values.size() - 1);
+    double frac = pos - static_cast<double>(lo);
+    return values[lo] + (values[hi] - values[lo]) * frac;
+  };
+  d.p50 = q(0.50);
+  d.p90 = q(0.90);
+  d.p99 = q(0.99);
+  d.max = values.back();
+  return d;
+}
+
+Outcome outcome(const RequestLog& log, size_t i, const config::ClassConfig& cls, Seconds client_latency) {
+  Outcome o;
+  if (log.status(i) != RequestStatus::finished) return o;
+  double lat = client_latency.value();
+  o.finished = true;
+  o.ttft = log.first_token_time(i) + lat - log.arrival(i);
+  o.e2e = log.finish_time(i) + lat - log.arrival(i);
+  int64_t out = log.output_tokens(i);
+  o.tpot = out > 1 ? (log.finish_time(i) - log.first_token_time(i)) / static_cast<double>(out - 1) : 0.0;
+  o.max_gap = log.max_gap(i);
+  const auto& slo = cls.slo;
+  o.met_slo = (!slo.ttft || o.ttft <= slo.ttft->value()) && (!slo.tpot || o.tpot <= slo.tpot->value()) &&
+              (!slo.e2e || o.e2e <= slo.e2e->value());
+  o.useful = o.met_slo;
+  return o;
+}
+
+Summary summarize(const RequestLog& log, const std::vector<config::ClassConfig>& classes, Seconds client_latency) {
+  Summary s;
+  size_t nc = classes.size();
+  s.classes.resize(nc);
+  std::vector<std::vector<double>> ttft(nc), tpot(nc), e2e(nc);
+  std::vector<double> all_ttft, all_tpot, all_e2e;
+  std::vector<int64_t> met(nc, 0);
+  for (size_t c = 0; c < nc; ++c) {
+    s.classes[c].name = classes[c].name;
+    s.classes[c].attainment_target = classes[c].slo.attainment_target;
+  }
+  for (size_t i = 0; i < log.size(); ++i) {
+    uint32_t c = log.class_id(i);
+    auto& cs = s.classes[c];
+    ++cs.requests;
+    if (log.status(i) == RequestStatus::rejected) ++cs.rejected;
+    Outcome o = outcome(log, i, classes[c], client_latency);
+    if (!o.finished) continue;
+    ++cs.completed;
+    cs.input_tokens += log.input_tokens(i);
+    cs.output_tokens += log.output_tokens(i);
+    ttft[c].push_back(o.ttft);
+    e2e[c].push_back(o.e2e);
+    if (log.output_tokens(i) > 1) tpot[c].push_back(o.tpot);
+    if (o.met_slo) ++met[c];
+    if (o.useful) {
+      cs.useful_tokens += log.output_tokens(i);
+      cs.weighted_useful_tokens += classes[c].value * static_cast<double>(log.output_tokens(i));
+    }
+  }
+  int64_t met_all = 0;
+  for (size_t c = 0; c < nc; ++c) {
+    auto& cs = s.classes[c];
+    cs.slo_attainment = cs.requests ? static_cast<double>(met[c]) / static_cast<double>(cs.requests) : 0.0;
+    all_ttft.insert(all_ttft.end(), ttft[c].begin(), ttft[c].end());
+    all_tpot.insert(all_tpot.end(), tpot[c].begin(), tpot[c].end());
+    all_e2e.insert(all_e2e.end(), e2e[c].begin(), e2e[c].end());
+    cs.ttft = distribution(ttft[c]);
+    cs.tpot = distribution(tpot[c]);
+    cs.e2e = distribution(e2e[c]);
+    s.requests += cs.requests;
+    s.completed += cs.completed;
+    s.rejected += cs.rejected;
+    s.input_tokens += cs.input_tokens;
+    s.output_tokens += cs.output_tokens;
+    s.useful_tokens += cs.useful_tokens;
+    s.weighted_useful_tokens += cs.weighted_useful_tokens;
+    met_all += met[c];
+  }
+  s.slo_attainment = s.requests ? static_cast<double>(met_all) / static_cast<double>(s.requests) : 0.0;
+  s.ttft = distribution(all_ttft);
+  s.tpot = distribution(all_tpot);
+  s.e2e = distribution(all_e2e);
+  return s;
+}
+
+}  // namespace tf::metrics

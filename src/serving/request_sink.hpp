@@ -1,0 +1,23 @@
+#pragma once
+// What serving policies report about requests as they progress. The metrics layer implements it; serving
+// code knows nothing of how records are kept.
+
+#include <cstdint>
+
+#include "core/units.hpp"
+
+namespace tf::serving {
+
+class RequestSink {
+ public:
+  virtual ~RequestSink() = default;
+  // The request's first output token was produced on `instance` at `time` (engine clock).
+  virtual void first_token(uint64_t request, uint32_t instance, Seconds time) = 0;
+  // The request produced its last token at `time`; `max_gap` is its longest interval between two
+  // consecutive output tokens (0 for a one-token answer).
+  virtual void finished(uint64_t request, uint32_t instance, Seconds time, Seconds max_gap) = 0;
+  // The request was turned away and none of its tokens will be produced.
+  virtual void rejected(uint64_t request, Seconds time) = 0;
+};
+
+}  // namespace tf::serving
