@@ -1,0 +1,264 @@
+#include "report/results.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+namespace tf::report {
+
+namespace {
+
+nlohmann::json number_or_null(double v) {
+  return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
+}
+
+double per_mtok(double usd, double tokens) {
+  return tokens > 0 ? usd / tokens * 1e6 : NAN;
+}
+
+nlohmann::json dist_json(const metrics::Distribution& d) {
+  if (d.count == 0)
+    return {{"count", 0}, {"mean", nullptr}, {"p50", nullptr}, {"p90", nullptr}, {"p99", nullptr}, {"max", nullptr}};
+  return {{"count", d.count}, {"mean", d.mean}, {"p50", d.p50}, {"p90", d.p90}, {"p99", d.p99}, {"max", d.max}};
+}
+
+nlohmann::json cost_json(const cost::CostBreakdown& c) {
+  return {{"hardware_usd", c.hardware.value()},
+          {"energy_usd", c.energy.value()},
+          {"network_usd", c.network.value()},
+          {"opex_usd", c.opex.value()},
+          {"total_usd", c.total().value()}};
+}
+
+}  // namespace
+
+RunResults assemble(const config::Scenario& s, const engine::FactoryPlan& plan, const engine::RunOutput& run) {
+  RunResults r;
+  r.scenario = &s;
+  r.plan = &plan;
+  r.run = &run;
+  r.summary = metrics::summarize(run.log, plan.classes, s.workload.client_latency);
+  Seconds interval = run.simulated;
+  std::vector<double> group_cost(plan.model_groups.size(), 0.0);
+  for (const auto& pool : plan.pools) {
+    PoolResult pr;
+    pr.name = pool.config->name;
+    pr.accelerator = pool.accelerator->name;
+    pr.model = pool.config->instance.model;
+    pr.accelerators = pool.config->count;
+    pr.instances = pool.instances;
+    pr.kv_capacity_tokens = pool.fit.kv_capacity_tokens;
+    cost::PoolActivity act;
+    act.accelerator = pool.accelerator;
+    act.accelerators = pool.config->count;
+    act.accelerators_per_instance = pool.accelerators_per_instance;
+    act.instances = pool.instances;
+    for (int64_t k = 0; k < pool.instances; ++k) {
+      const auto& u = run.instances[pool.first_instance + static_cast<size_t>(k)];
+      act.busy += u.busy;
+      act.prefill_busy += u.prefill_busy;
+    }
+    double capacity = interval.value() * static_cast<double>(pool.instances);
+    pr.utilization = capacity > 0 ? act.busy.value() / capacity : 0.0;
+    pr.cost = cost::pool_cost(act, interval, plan.prices);
+    r.cost.hardware += pr.cost.hardware;
+    r.cost.energy += pr.cost.energy;
+    r.cost.network += pr.cost.network;
+    r.cost.opex += pr.cost.opex;
+    r.cost.energy_used += pr.cost.energy_used;
+    group_cost[pool.model_group] += pr.cost.total().value();
+    r.pools.push_back(pr);
+  }
+  // What each pool served: requests are attributed to the pool of the instance that ran them.
+  std::vector<size_t> pool_of(plan.instances);
+  for (size_t p = 0; p < plan.pools.size(); ++p)
+    for (int64_t k = 0; k < plan.pools[p].instances; ++k)
+      pool_of[plan.pools[p].first_instance + static_cast<size_t>(k)] = p;
+  const auto& log = run.log;
+  for (size_t i = 0; i < log.size(); ++i) {
+    if (log.instance(i) == metrics::RequestLog::kNoInstance) continue;
+    auto& pr = r.pools[pool_of[log.instance(i)]];
+    ++pr.requests;
+    const auto& cls = plan.classes[log.class_id(i)];
+    auto o = metrics::outcome(log, i, cls, s.workload.client_latency);
+    if (!o.finished) continue;
+    pr.output_tokens += log.output_tokens(i);
+    if (o.useful) {
+      pr.useful_tokens += log.output_tokens(i);
+      pr.weighted_useful_tokens += cls.value * static_cast<double>(log.output_tokens(i));
+    }
+  }
+  // Split each model's cost over its classes by processed tokens.
+  std::vector<double> group_tokens(plan.model_groups.size(), 0.0);
+  for (size_t c = 0; c < plan.classes.size(); ++c) {
+    const auto& cs = r.summary.classes[c];
+    group_tokens[plan.class_group[c]] += static_cast<double>(cs.input_tokens + cs.output_tokens);
+  }
+  r.class_cost_usd.resize(plan.classes.size(), 0.0);
+  for (size_t c = 0; c < plan.classes.size(); ++c) {
+    const auto& cs = r.summary.classes[c];
+    uint32_t g = plan.class_group[c];
+    double tokens = static_cast<double>(cs.input_tokens + cs.output_tokens);
+    r.class_cost_usd[c] = group_tokens[g] > 0 ? group_cost[g] * tokens / group_tokens[g] : 0.0;
+  }
+  return r;
+}
+
+nlohmann::json results_json(const RunResults& r) {
+  using nlohmann::json;
+  const auto& s = *r.scenario;
+  const auto& sum = r.summary;
+  double interval = r.run->simulated.value();
+  double total = r.cost.total().value();
+  json j;
+  j["schema_version"] = kSchemaVersion;
+  j["scenario"] = s.name;
+  j["seed"] = s.seed;
+  j["simulated_seconds"] = interval;
+  j["summary"] = {
+      {"requests", sum.requests},
+      {"completed", sum.completed},
+      {"rejected", sum.rejected},
+      {"input_tokens", sum.input_tokens},
+      {"output_tokens", sum.output_tokens},
+      {"useful_tokens", sum.useful_tokens},
+      {"weighted_useful_tokens", sum.weighted_useful_tokens},
+      {"cost_usd", total},
+      {"cost_per_mtok_usd", number_or_null(per_mtok(total, static_cast<double>(sum.output_tokens)))},
+      {"cost_per_useful_mtok_usd", number_or_null(per_mtok(total, sum.weighted_useful_tokens))},
+      {"slo_attainment", sum.slo_attainment},
+      {"energy_kwh", kwh(r.cost.energy_used)},
+      {"output_tokens_per_s", interval > 0 ? static_cast<double>(sum.output_tokens) / interval : 0.0},
+      {"ttft_s", dist_json(sum.ttft)},
+      {"tpot_s", dist_json(sum.tpot)},
+      {"e2e_s", dist_json(sum.e2e)},
+      {"accelerators", r.plan->accelerators},
+      {"instances", r.plan->instances},
+  };
+  j["cost"] = cost_json(r.cost);
+  j["cost"]["pricing"] = r.plan->prices.pricing == catalog::Pricing::rental ? "rental" : "capex";
+  json classes = json::object();
+  for (size_t c = 0; c < sum.classes.size(); ++c) {
+    const auto& cs = sum.classes[c];
+    const auto& cfg = r.plan->classes[c];
+    classes[cs.name] = {
+        {"requests", cs.requests},
+        {"completed", cs.completed},
+        {"rejected", cs.rejected},
+        {"slo_attainment", cs.slo_attainment},
+        {"attainment_target", cs.attainment_target},
+        {"meets_target", cs.slo_attainment >= cs.attainment_target},
+        {"ttft_s", dist_json(cs.ttft)},
+        {"tpot_s", dist_json(cs.tpot)},
+        {"e2e_s", dist_json(cs.e2e)},
+        {"output_tokens", cs.output_tokens},
+        {"useful_tokens", cs.useful_tokens},
+        {"weighted_useful_tokens", cs.weighted_useful_tokens},
+        {"value", cfg.value},
+        {"model", cfg.model},
+        {"cost_usd", r.class_cost_usd[c]},
+        {"cost_per_useful_mtok_usd", number_or_null(per_mtok(r.class_cost_usd[c], cs.weighted_useful_tokens))},
+    };
+  }
+  j["classes"] = classes;
+  json pools = json::object();
+  for (const auto& p : r.pools) {
+    pools[p.name] = {
+        {"accelerator", p.accelerator},
+        {"model", p.model},
+        {"accelerators", p.accelerators},
+        {"instances", p.instances},
+        {"utilization", p.utilization},
+        {"kv_capacity_tokens_per_instance", p.kv_capacity_tokens},
+        {"requests", p.requests},
+        {"output_tokens", p.output_tokens},
+        {"useful_tokens", p.useful_tokens},
+        {"weighted_useful_tokens", p.weighted_useful_tokens},
+        {"cost_per_useful_mtok_usd", number_or_null(per_mtok(p.cost.total().value(), p.weighted_useful_tokens))},
+        {"energy_kwh", kwh(p.cost.energy_used)},
+        {"cost_usd", p.cost.total().value()},
+        {"cost", cost_json(p.cost)}};
+  }
+  j["pools"] = pools;
+  j["engine"] = {{"events", r.run->events}, {"leap", s.engine.leap}};
+  return j;
+}
+
+void write_requests_csv(std::ostream& out, const RunResults& r) {
+  const auto& log = r.run->log;
+  const auto& plan = *r.plan;
+  // Instance names, "pool-k", by global id.
+  std::vector<std::string> names(plan.instances);
+  for (const auto& pool : plan.pools)
+    for (int64_t k = 0; k < pool.instances; ++k)
+      names[pool.first_instance + static_cast<size_t>(k)] = fmt::format("{}-{}", pool.config->name, k);
+  out << "id,class,arrival_s,input_tokens,output_tokens,instance,status,ttft_s,tpot_s,e2e_s,max_gap_s,met_slo,useful\n";
+  std::string line;
+  for (size_t i = 0; i < log.size(); ++i) {
+    uint32_t c = log.class_id(i);
+    auto o = metrics::outcome(log, i, plan.classes[c], r.scenario->workload.client_latency);
+    const char* status = log.status(i) == metrics::RequestStatus::finished   ? "finished"
+                         : log.status(i) == metrics::RequestStatus::rejected ? "rejected"
+                                                                             : "unfinished";
+    std::string inst = log.instance(i) == metrics::RequestLog::kNoInstance ? "" : names[log.instance(i)];
+    line.clear();
+    if (o.finished) {
+      fmt::format_to(std::back_inserter(line), "{},{},{},{},{},{},{},{},{},{},{},{},{}\n", i, plan.classes[c].name,
+                     log.arrival(i), log.input_tokens(i), log.output_tokens(i), inst, status, o.ttft, o.tpot, o.e2e,
+                     o.max_gap, o.met_slo ? 1 : 0, o.useful ? 1 : 0);
+    } else {
+      fmt::format_to(std::back_inserter(line), "{},{},{},{},{},{},{},,,,,0,0\n", i, plan.classes[c].name,
+                     log.arrival(i), log.input_tokens(i), log.output_tokens(i), inst, status);
+    }
+    out << line;
+  }
+}
+
+namespace {
+std::string ms(double s) {
+  return fmt::format("{:.1f}", s * 1e3);
+}
+std::string money(double usd) {
+  return std::isfinite(usd) ? fmt::format("${:.4f}", usd) : std::string("n/a");
+}
+}  // namespace
+
+std::string terminal_summary(const RunResults& r) {
+  const auto& sum = r.summary;
+  const auto& s = *r.scenario;
+  double interval = r.run->simulated.value();
+  double total = r.cost.total().value();
+  std::string o;
+  auto out = std::back_inserter(o);
+  fmt::format_to(out, "\n{}  ({} accelerators, {} instances, {:.0f} s simulated)\n", s.name, r.plan->accelerators,
+                 r.plan->instances, interval);
+  fmt::format_to(out, "  requests {}  completed {}  rejected {}  output tokens {}  ({:.0f} tok/s)\n", sum.requests,
+                 sum.completed, sum.rejected, sum.output_tokens,
+                 interval > 0 ? static_cast<double>(sum.output_tokens) / interval : 0.0);
+  fmt::format_to(out, "\n  {:<14} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>12} {:>14}\n", "class", "requests",
+                 "SLO met", "TTFT p50", "TTFT p99", "TPOT p50", "TPOT p99", "E2E p99", "useful tok", "$/M useful");
+  fmt::format_to(out, "  {:<14} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>12} {:>14}\n", "", "", "", "ms", "ms",
+                 "ms", "ms", "ms", "", "");
+  for (size_t c = 0; c < sum.classes.size(); ++c) {
+    const auto& cs = sum.classes[c];
+    fmt::format_to(out, "  {:<14} {:>8} {:>8.1f}% {:>9} {:>9} {:>9} {:>9} {:>9} {:>12} {:>14}\n", cs.name, cs.requests,
+                   cs.slo_attainment * 100, ms(cs.ttft.p50), ms(cs.ttft.p99), ms(cs.tpot.p50), ms(cs.tpot.p99),
+                   ms(cs.e2e.p99), cs.useful_tokens, money(per_mtok(r.class_cost_usd[c], cs.weighted_useful_tokens)));
+  }
+  fmt::format_to(out, "\n  {:<14} {:<14} {:>6} {:>9} {:>6} {:>9} {:>12} {:>10} {:>14}\n", "pool", "accelerator",
+                 "count", "instances", "util", "requests", "cost", "energy", "$/M useful");
+  for (const auto& p : r.pools)
+    fmt::format_to(out, "  {:<14} {:<14} {:>6} {:>9} {:>5.1f}% {:>9} {:>12} {:>6.1f} kWh {:>14}\n", p.name,
+                   p.accelerator, p.accelerators, p.instances, p.utilization * 100, p.requests,
+                   money(p.cost.total().value()), kwh(p.cost.energy_used),
+                   money(per_mtok(p.cost.total().value(), p.weighted_useful_tokens)));
+  fmt::format_to(out, "\n  cost {} (hardware {}, energy {}, network {}, opex {})  energy {:.1f} kWh\n", money(total),
+                 money(r.cost.hardware.value()), money(r.cost.energy.value()), money(r.cost.network.value()),
+                 money(r.cost.opex.value()), kwh(r.cost.energy_used));
+  fmt::format_to(out, "  SLO attainment {:.1f}%   cost per M tokens {}   cost per M useful tokens {}\n",
+                 sum.slo_attainment * 100, money(per_mtok(total, static_cast<double>(sum.output_tokens))),
+                 money(per_mtok(total, sum.weighted_useful_tokens)));
+  return o;
+}
+
+}  // namespace tf::report

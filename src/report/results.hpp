@@ -1,0 +1,55 @@
+#pragma once
+// Everything a run produced, assembled once, and the writers for each output format: results.json
+// (schema-versioned), requests.csv (one row per request) and the terminal summary.
+
+#include <nlohmann/json.hpp>
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "config/scenario.hpp"
+#include "cost/cost_model.hpp"
+#include "engine/factory.hpp"
+#include "engine/simulation.hpp"
+#include "metrics/summary.hpp"
+
+namespace tf::report {
+
+inline constexpr int kSchemaVersion = 1;
+
+struct PoolResult {
+  std::string name;
+  std::string accelerator;
+  std::string model;
+  int64_t accelerators = 0;
+  int64_t instances = 0;
+  double utilization = 0;          // busy instance-time / (instances x interval)
+  int64_t kv_capacity_tokens = 0;  // per instance
+  int64_t requests = 0;            // routed to this pool's instances
+  int64_t output_tokens = 0;       // produced by them
+  int64_t useful_tokens = 0;
+  double weighted_useful_tokens = 0;
+  cost::CostBreakdown cost;
+};
+
+struct RunResults {
+  const config::Scenario* scenario = nullptr;
+  const engine::FactoryPlan* plan = nullptr;
+  const engine::RunOutput* run = nullptr;
+  metrics::Summary summary;
+  std::vector<PoolResult> pools;
+  cost::CostBreakdown cost;            // all pools
+  std::vector<double> class_cost_usd;  // cost attributed to each class (by class id)
+};
+
+// Computes the summary, per-pool utilisation and costs, and each class's share of the cost: a model's
+// pools' cost is split among the classes that use that model in proportion to the tokens (prompt +
+// answer) of their completed requests.
+RunResults assemble(const config::Scenario& scenario, const engine::FactoryPlan& plan, const engine::RunOutput& run);
+
+nlohmann::json results_json(const RunResults& r);
+void write_requests_csv(std::ostream& out, const RunResults& r);
+std::string terminal_summary(const RunResults& r);
+
+}  // namespace tf::report
