@@ -133,14 +133,14 @@ int cmd_validate(const std::string& file, const std::vector<std::string>& sets) 
 int cmd_models() {
   tf::catalog::Catalog cat(tf::config::find_data_root(".", TF_SOURCE_ROOT));
   std::cout << "Accelerators\n";
-  std::cout << fmt::format("  {:<16} {:<28} {:>10} {:>10} {:>9} {:>10} {:>8} {:>7} {:>10}\n", "name", "", "BF16 TFLOPS",
+  std::cout << fmt::format("  {:<16} {:<40} {:>11} {:>10} {:>9} {:>10} {:>8} {:>7} {:>10}\n", "name", "", "BF16 TFLOPS",
                            "FP8 TFLOPS", "HBM GB", "HBM TB/s", "domain", "TDP W", "price");
   for (const auto& n : cat.accelerator_names()) {
     const auto& a = cat.accelerator(n);
     auto peak = [&](tf::catalog::Dtype d) {
       return a.supports(d) ? fmt::format("{:.0f}", a.peak(d).value() / 1e12) : std::string("-");
     };
-    std::cout << fmt::format("  {:<16} {:<28} {:>10} {:>10} {:>9.0f} {:>10.2f} {:>8} {:>7.0f} {:>10}\n", n,
+    std::cout << fmt::format("  {:<16} {:<40} {:>11} {:>10} {:>9.0f} {:>10.2f} {:>8} {:>7.0f} {:>10}\n", n,
                              a.display_name, peak(tf::catalog::Dtype::bf16), peak(tf::catalog::Dtype::fp8),
                              a.hbm_capacity.value() / 1e9, a.hbm_bandwidth.value() / 1e12, a.scale_up_domain_size,
                              a.tdp.value(), fmt::format("${:.0f}", a.unit_price.value()));
