@@ -127,3 +127,36 @@ TEST_CASE("the Ascend-versus-H20 scenario reports each pool's cost per useful to
   CHECK(j["pools"]["ascend-910c"]["cost_usd"].get<double>() > 0);
   CHECK(j["pools"]["h20"]["cost_usd"].get<double>() > 0);
 }
+
+TEST_CASE("a factory serving two models routes each class only to the pools that serve its model") {
+  auto dir = temp_dir("two-models");
+  nlohmann::json j = read_json("scenarios/quickstart.json");
+  j["models"]["qwen3-32b"] = "qwen3-32b";
+  j["cluster"]["pools"].push_back(
+      {{"name", "qwen"}, {"accelerator", "h200"}, {"count", 4}, {"instance", {{"model", "qwen3-32b"}, {"tp", 2}}}});
+  j["workload"]["classes"]["code"] = {{"model", "qwen3-32b"}, {"slo", {{"ttft", "3s"}}}, {"value", 2.0}};
+  j["workload"]["traces"][0].erase("class");
+  j["workload"]["traces"][0]["class_mix"] = {{"chat", 0.5}, {"code", 0.5}};
+  write_file(dir / "two-models.json", j.dump(2));
+  auto r = run_binary("run -q --out " + (dir / "out").string() + " " + (dir / "two-models.json").string());
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  auto rows = read_csv(dir / "out" / "requests.csv");
+  int chat = 0, code = 0;
+  for (size_t i = 1; i < rows.size(); ++i) {
+    const auto& cls = rows[i][1];
+    const auto& inst = rows[i][5];
+    if (cls == "chat") {
+      ++chat;
+      CHECK(inst.rfind("h100-", 0) == 0);
+    } else {
+      ++code;
+      CHECK(inst.rfind("qwen-", 0) == 0);
+    }
+  }
+  CHECK(chat > 800);
+  CHECK(code > 800);
+  auto res = read_json(dir / "out" / "results.json");
+  CHECK(res["classes"]["code"]["model"] == "qwen3-32b");
+  CHECK(res["pools"]["qwen"]["instances"] == 2);
+}
