@@ -12,10 +12,32 @@
 
 namespace tf::config {
 
+struct PreemptionConfig {
+  std::string kind = "recompute";                   // recompute | swap
+  BytesPerSecond bandwidth = BytesPerSecond(32e9);  // swap: per accelerator, to host memory
+};
+
 struct SchedulerConfig {
-  std::string kind = "continuous";    // registry name (serving/)
+  std::string kind = "continuous";    // registry name (serving/): continuous | chunked
   int64_t max_batched_tokens = 8192;  // tokens (prefill chunks + decodes) per iteration
   int64_t max_num_seqs = 256;         // sequences in the running batch
+  int64_t chunk_size = 0;             // chunked: prompt tokens per sequence per iteration (0: the budget)
+  int64_t block_size = 16;            // KV-cache block, tokens
+  PreemptionConfig preemption;
+};
+
+struct CacheTierConfig {
+  std::string tier;               // hbm | dram | ssd
+  std::optional<Bytes> capacity;  // absent: unbounded
+  BytesPerSecond bandwidth;       // copy-in bandwidth (not used for a local hbm tier)
+};
+
+struct PrefixCacheConfig {
+  bool enabled = false;
+  std::string scope = "instance";  // instance | cluster (one store shared by the model's instances, over the fabric)
+  std::string eviction = "lru";
+  std::vector<CacheTierConfig> tiers;
+  std::string on_missing_hashes = "error";  // error | ignore: a trace without prefix hashes
 };
 
 struct InstanceConfig {
@@ -28,6 +50,7 @@ struct InstanceConfig {
   std::string kv_dtype;          // defaults to dtype (int8 weights keep a bf16 cache)
   double memory_fraction = 0.9;  // share of HBM the serving engine uses
   SchedulerConfig scheduler;
+  PrefixCacheConfig prefix_cache;
 };
 
 struct PoolConfig {
@@ -39,17 +62,25 @@ struct PoolConfig {
 
 struct RouterConfig {
   std::string kind = "least-outstanding";
+  double queue_weight = 1.0;  // prefix-affinity: cached tokens minus queue_weight x queued prompt tokens
+};
+
+struct AdmissionConfig {
+  std::string kind = "none";  // none | predicted-ttft (reject when the predicted TTFT exceeds the budget)
 };
 
 struct ClusterConfig {
   std::vector<PoolConfig> pools;
   RouterConfig router;
+  RouterConfig decode_router{"least-kv-load", 1.0};  // disaggregated: the decode instance for a prefilled request
+  AdmissionConfig admission;
 };
 
 struct SloConfig {
   std::optional<Seconds> ttft;  // budget per request
   std::optional<Seconds> tpot;
   std::optional<Seconds> e2e;
+  std::optional<Seconds> tbt;  // Mooncake's TBT: mean of the longest 10 % of a request's inter-token gaps
   double attainment_target = 0.9;  // fraction of requests that must meet the budgets (goodput definition)
 };
 
@@ -112,6 +143,18 @@ struct EngineConfig {
   bool leap = true;  // closed-form decode leaping; false steps one iteration at a time
 };
 
+struct MetricsConfig {
+  Seconds timeseries_interval = Seconds(60.0);  // width of one row of timeseries.csv, simulated time
+};
+
+// One bound of a scenario's `expect` block, checked by `tokenfactory check` against results.json.
+struct Expectation {
+  std::string metric;          // results.json path with dots, e.g. "classes.chat.ttft_s.p99"
+  std::optional<double> min;   // inclusive lower bound
+  std::optional<double> max;   // inclusive upper bound
+  std::string where;           // JSON pointer of the bound in the scenario, for error messages
+};
+
 struct Scenario {
   std::string file;       // where it was loaded from
   std::string data_root;  // relative paths (models, traces, price book) resolve against this directory
@@ -124,6 +167,8 @@ struct Scenario {
   WorkloadConfig workload;
   CostConfig cost;
   EngineConfig engine;
+  MetricsConfig metrics;
+  std::vector<Expectation> expect;  // in the order written (object form: sorted by metric)
 
   // `path` made absolute against data_root (unchanged when already absolute).
   std::string resolve(const std::string& path) const;

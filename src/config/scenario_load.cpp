@@ -92,15 +92,61 @@ SchedulerConfig parse_scheduler(const JsonReader& j) {
   s.kind = o.required("kind").as_string();
   if (auto v = o.optional("max_batched_tokens")) s.max_batched_tokens = v->as_int(1, 1 << 24);
   if (auto v = o.optional("max_num_seqs")) s.max_num_seqs = v->as_int(1, 1 << 20);
+  if (auto v = o.optional("chunk_size")) s.chunk_size = v->as_int(0, 1 << 24);
+  if (auto v = o.optional("block_size")) s.block_size = v->as_int(1, 1 << 16);
+  if (auto v = o.optional("preemption")) {
+    auto p = v->object();
+    s.preemption.kind = p.required("kind").as_enum({"recompute", "swap"});
+    if (auto b = p.optional("bandwidth")) {
+      s.preemption.bandwidth = b->as_bandwidth();
+      if (s.preemption.bandwidth.value() <= 0) b->fail("expected a positive bandwidth");
+    }
+    p.finish();
+  }
   o.finish();
   return s;
+}
+
+PrefixCacheConfig parse_prefix_cache(const JsonReader& j) {
+  PrefixCacheConfig c;
+  c.enabled = true;
+  auto o = j.object();
+  if (auto v = o.optional("scope")) c.scope = v->as_enum({"instance", "cluster"});
+  if (auto v = o.optional("eviction")) c.eviction = v->as_enum({"lru"});
+  if (auto v = o.optional("on_missing_hashes")) c.on_missing_hashes = v->as_enum({"error", "ignore"});
+  auto tiers = o.required("tiers");
+  for (const auto& t : tiers.array()) {
+    CacheTierConfig tc;
+    auto to = t.object();
+    tc.tier = to.required("tier").as_enum({"hbm", "dram", "ssd"});
+    auto cap = to.required("capacity");
+    if (!(cap.json().is_string() && cap.json().get<std::string>() == "unbounded")) {
+      tc.capacity = cap.as_bytes();
+      if (tc.capacity->value() <= 0)
+        cap.fail("expected a positive capacity or \"unbounded\" (a tier of zero capacity holds nothing)");
+    }
+    bool local_hbm = tc.tier == "hbm" && c.scope == "instance";
+    if (auto b = to.optional("bandwidth")) {
+      tc.bandwidth = b->as_bandwidth();
+      if (tc.bandwidth.value() <= 0) b->fail("expected a positive bandwidth");
+    } else if (!local_hbm) {
+      to.required("bandwidth");  // reports the missing key with its path
+    }
+    to.finish();
+    for (const auto& prev : c.tiers)
+      if (prev.tier == tc.tier) t.fail(fmt::format("tier \"{}\" is listed twice", tc.tier));
+    c.tiers.push_back(tc);
+  }
+  if (c.tiers.empty()) tiers.fail("expected at least one tier");
+  o.finish();
+  return c;
 }
 
 InstanceConfig parse_instance(const JsonReader& j) {
   InstanceConfig c;
   auto o = j.object();
   c.model = o.required("model").as_string();
-  if (auto v = o.optional("role")) c.role = v->as_enum({"colocated"});
+  if (auto v = o.optional("role")) c.role = v->as_enum({"colocated", "prefill", "decode"});
   if (auto v = o.optional("tp")) c.tp = static_cast<int>(v->as_int(1, 1024));
   if (auto v = o.optional("pp")) c.pp = static_cast<int>(v->as_int(1, 1024));
   if (auto v = o.optional("ep")) c.ep = static_cast<int>(v->as_int(1, 4096));
@@ -111,6 +157,7 @@ InstanceConfig parse_instance(const JsonReader& j) {
     c.memory_fraction = v->as_double(0.05, 1.0);
   }
   if (auto v = o.optional("scheduler")) c.scheduler = parse_scheduler(*v);
+  if (auto v = o.optional("prefix_cache")) c.prefix_cache = parse_prefix_cache(*v);
   o.finish();
   return c;
 }
@@ -138,10 +185,18 @@ ClusterConfig parse_cluster(const JsonReader& j) {
     for (size_t k = 0; k < i; ++k)
       if (c.pools[i].name == c.pools[k].name)
         pools.at(i).fail(fmt::format("duplicate pool name \"{}\"", c.pools[i].name));
-  if (auto r = o.optional("router")) {
-    auto ro = r->object();
-    c.router.kind = ro.required("kind").as_string();
+  auto router = [](const JsonReader& r, RouterConfig& out) {
+    auto ro = r.object();
+    out.kind = ro.required("kind").as_string();
+    if (auto v = ro.optional("queue_weight")) out.queue_weight = v->as_double(0, 1e6);
     ro.finish();
+  };
+  if (auto r = o.optional("router")) router(*r, c.router);
+  if (auto r = o.optional("decode_router")) router(*r, c.decode_router);
+  if (auto a = o.optional("admission")) {
+    auto ao = a->object();
+    c.admission.kind = ao.required("kind").as_enum({"none", "predicted-ttft"});
+    ao.finish();
   }
   o.finish();
   return c;
@@ -235,6 +290,7 @@ SloConfig parse_slo(const JsonReader& j) {
   if (auto v = o.optional("ttft")) s.ttft = v->as_seconds();
   if (auto v = o.optional("tpot")) s.tpot = v->as_seconds();
   if (auto v = o.optional("e2e")) s.e2e = v->as_seconds();
+  if (auto v = o.optional("tbt")) s.tbt = v->as_seconds();
   if (auto v = o.optional("attainment_target")) s.attainment_target = v->as_fraction();
   o.finish();
   return s;
@@ -319,6 +375,70 @@ CostConfig parse_cost(const JsonReader& j) {
   return c;
 }
 
+MetricsConfig parse_metrics(const JsonReader& j) {
+  MetricsConfig m;
+  auto o = j.object();
+  if (auto v = o.optional("timeseries_interval")) {
+    m.timeseries_interval = v->as_seconds();
+    if (m.timeseries_interval.value() <= 0) v->fail("expected a positive duration");
+  }
+  o.finish();
+  return m;
+}
+
+// "expect" is an object {"metric.path": {"min": a, "max": b}} or an array of strings "metric.path <= b" /
+// "metric.path >= a". Only the syntax is checked here: whether the path names a metric of results.json is
+// checked against the factory (report/expect.hpp), which knows the classes and pools.
+std::vector<Expectation> parse_expect(const JsonReader& j) {
+  std::vector<Expectation> out;
+  auto check_metric = [](const JsonReader& at, const std::string& metric) {
+    if (metric.empty() || metric.front() == '.' || metric.back() == '.' || metric.find("..") != std::string::npos ||
+        metric.find_first_of(" \t") != std::string::npos)
+      at.fail(fmt::format("\"{}\" is not a results.json path (dots between keys, e.g. summary.slo_attainment)",
+                          metric));
+  };
+  if (j.json().is_array()) {
+    for (const auto& item : j.array()) {
+      std::string text = item.as_string();
+      size_t op = text.find_first_of("<>");
+      if (op == std::string::npos || op + 1 >= text.size() || text[op + 1] != '=')
+        item.fail(fmt::format("expected \"metric <= number\" or \"metric >= number\", got \"{}\"", text));
+      auto trim = [](std::string t) {
+        size_t a = t.find_first_not_of(' '), b = t.find_last_not_of(' ');
+        return a == std::string::npos ? std::string() : t.substr(a, b - a + 1);
+      };
+      Expectation e;
+      e.metric = trim(text.substr(0, op));
+      e.where = item.where();
+      check_metric(item, e.metric);
+      std::string number = trim(text.substr(op + 2));
+      char* end = nullptr;
+      double bound = std::strtod(number.c_str(), &end);
+      if (number.empty() || *end != '\0' || !std::isfinite(bound))
+        item.fail(fmt::format("expected a number after \"{}=\", got \"{}\"", text[op], number));
+      (text[op] == '<' ? e.max : e.min) = bound;
+      out.push_back(e);
+    }
+    return out;
+  }
+  auto o = j.object();
+  for (const auto& metric : o.keys()) {
+    auto bound = o.required(metric);
+    check_metric(bound, metric);
+    Expectation e;
+    e.metric = metric;
+    e.where = bound.where();
+    auto bo = bound.object();
+    if (auto v = bo.optional("min")) e.min = v->as_double();
+    if (auto v = bo.optional("max")) e.max = v->as_double();
+    bo.finish();
+    if (!e.min && !e.max) bound.fail("expected \"min\", \"max\" or both");
+    if (e.min && e.max && *e.min > *e.max) bound.fail(fmt::format("min {} is above max {}", *e.min, *e.max));
+    out.push_back(e);
+  }
+  return out;
+}
+
 }  // namespace
 
 Scenario parse_scenario(const nlohmann::json& doc, const std::string& file, const fs::path& data_root) {
@@ -349,6 +469,8 @@ Scenario parse_scenario(const nlohmann::json& doc, const std::string& file, cons
     if (auto l = eo.optional("leap")) s.engine.leap = l->as_bool();
     eo.finish();
   }
+  if (auto v = o.optional("metrics")) s.metrics = parse_metrics(*v);
+  if (auto v = o.optional("expect")) s.expect = parse_expect(*v);
   o.finish();
 
   // Cross-references inside the scenario (catalog checks happen when the factory is built).
@@ -381,10 +503,30 @@ Scenario parse_scenario(const nlohmann::json& doc, const std::string& file, cons
 }
 
 namespace {
-std::string secs(Seconds s) {
-  return fmt::format("{}s", s.value());
+std::string secs(Seconds s) { return fmt::format("{}s", s.value()); }
+std::string bytes(Bytes b) { return fmt::format("{}B", b.value()); }
+std::string bandwidth(BytesPerSecond b) { return fmt::format("{}B/s", b.value()); }
+
+nlohmann::json scheduler_json(const SchedulerConfig& c) {
+  return {{"kind", c.kind},
+          {"max_batched_tokens", c.max_batched_tokens},
+          {"max_num_seqs", c.max_num_seqs},
+          {"chunk_size", c.chunk_size},
+          {"block_size", c.block_size},
+          {"preemption", {{"kind", c.preemption.kind}, {"bandwidth", bandwidth(c.preemption.bandwidth)}}}};
+}
+
+nlohmann::json prefix_cache_json(const PrefixCacheConfig& c) {
+  nlohmann::json tiers = nlohmann::json::array();
+  for (const auto& t : c.tiers) {
+    nlohmann::json o{{"tier", t.tier}, {"capacity", t.capacity ? bytes(*t.capacity) : std::string("unbounded")}};
+    if (t.bandwidth.value() > 0) o["bandwidth"] = bandwidth(t.bandwidth);
+    tiers.push_back(o);
+  }
+  return {{"scope", c.scope}, {"eviction", c.eviction}, {"on_missing_hashes", c.on_missing_hashes}, {"tiers", tiers}};
 }
 }  // namespace
+
 
 nlohmann::json to_json(const Scenario& s) {
   using nlohmann::json;
@@ -409,12 +551,14 @@ nlohmann::json to_json(const Scenario& s) {
                        {"dtype", i.dtype},
                        {"kv_dtype", i.kv_dtype},
                        {"memory_fraction", i.memory_fraction},
-                       {"scheduler",
-                        {{"kind", i.scheduler.kind},
-                         {"max_batched_tokens", i.scheduler.max_batched_tokens},
-                         {"max_num_seqs", i.scheduler.max_num_seqs}}}}}});
+                       {"scheduler", scheduler_json(i.scheduler)}}}});
+    if (i.prefix_cache.enabled) pools.back()["instance"]["prefix_cache"] = prefix_cache_json(i.prefix_cache);
   }
-  j["cluster"] = {{"pools", pools}, {"router", {{"kind", s.cluster.router.kind}}}};
+  auto router = [](const RouterConfig& r) { return json{{"kind", r.kind}, {"queue_weight", r.queue_weight}}; };
+  j["cluster"] = {{"pools", pools},
+                  {"router", router(s.cluster.router)},
+                  {"decode_router", router(s.cluster.decode_router)},
+                  {"admission", {{"kind", s.cluster.admission.kind}}}};
   auto class_choice = [](json& out, const std::string& name, const std::map<std::string, double>& mix) {
     if (!mix.empty())
       out["class_mix"] = mix;
@@ -460,6 +604,7 @@ nlohmann::json to_json(const Scenario& s) {
     if (c.slo.ttft) slo["ttft"] = secs(*c.slo.ttft);
     if (c.slo.tpot) slo["tpot"] = secs(*c.slo.tpot);
     if (c.slo.e2e) slo["e2e"] = secs(*c.slo.e2e);
+    if (c.slo.tbt) slo["tbt"] = secs(*c.slo.tbt);
     classes[name] = {{"model", c.model}, {"slo", slo}, {"value", c.value}, {"priority", c.priority}};
   }
   w["classes"] = classes;
@@ -471,6 +616,17 @@ nlohmann::json to_json(const Scenario& s) {
   if (s.cost.amortization) cost["amortization"] = secs(*s.cost.amortization);
   j["cost"] = cost;
   j["engine"] = {{"leap", s.engine.leap}};
+  j["metrics"] = {{"timeseries_interval", secs(s.metrics.timeseries_interval)}};
+  if (!s.expect.empty()) {
+    json expect = json::object();
+    for (const auto& e : s.expect) {
+      json bound = json::object();
+      if (e.min) bound["min"] = *e.min;
+      if (e.max) bound["max"] = *e.max;
+      expect[e.metric].update(bound);  // the string form may bound one metric twice (min and max)
+    }
+    j["expect"] = expect;
+  }
   return j;
 }
 

@@ -27,8 +27,114 @@ auto from_catalog(const config::Scenario& s, const std::string& where, F&& f) ->
   }
 }
 
-double gb(Bytes b) {
-  return b.value() / 1e9;
+double gb(Bytes b) { return b.value() / 1e9; }
+
+constexpr double kPrefixBlockTokens = 512;  // Mooncake hash_ids cover 512-token blocks
+
+// Trace formats whose requests carry prefix-block hashes.
+bool has_prefix_hashes(const std::string& format) { return format == "mooncake"; }
+
+// Converts the pool's prefix-cache tiers to blocks, carves a local HBM tier out of the KV cache, and checks
+// that the traffic it will see carries prefix hashes.
+void plan_prefix_cache(const config::Scenario& s, size_t i, PoolPlan& pp) {
+  const auto& pc = pp.config->instance.prefix_cache;
+  std::string where = pool_path(i, "/instance/prefix_cache");
+  Bytes block = pp.kv_bytes_per_token * kPrefixBlockTokens;
+  pp.cache_cluster_scope = pc.scope == "cluster";
+  for (size_t t = 0; t < pc.tiers.size(); ++t) {
+    const auto& tc = pc.tiers[t];
+    serving::CacheTier tier;
+    tier.name = tc.tier;
+    tier.bandwidth = tc.bandwidth;
+    if (tc.capacity) {
+      tier.capacity_blocks = static_cast<int64_t>(tc.capacity->value() / block.value());
+      if (tier.capacity_blocks < 1)
+        throw ConfigError(s.file, fmt::format("{}/tiers/{}/capacity", where, t),
+                          fmt::format("{:.3g} GB holds no 512-token block of {} KV ({:.3g} MB each): raise it",
+                                      gb(*tc.capacity), pp.model->name, block.value() / 1e6));
+    }
+    if (tc.tier == "hbm" && !pp.cache_cluster_scope) {
+      if (!tc.capacity)
+        throw ConfigError(s.file, fmt::format("{}/tiers/{}/capacity", where, t),
+                          "a per-instance hbm tier needs a size: it is carved out of the instance's KV cache");
+      int64_t tokens = static_cast<int64_t>(tc.capacity->value() / pp.kv_bytes_per_token.value());
+      if (tokens >= pp.kv_capacity_tokens)
+        throw ConfigError(
+            s.file, fmt::format("{}/tiers/{}/capacity", where, t),
+            fmt::format("{:.3g} GB of hbm cache leaves no KV cache for running requests (the instance has {:.3g} GB "
+                        "of KV cache): lower it",
+                        gb(*tc.capacity), gb(pp.kv_bytes_per_token * static_cast<double>(pp.kv_capacity_tokens))));
+      pp.kv_capacity_tokens -= tokens;
+    }
+    pp.cache_tiers.push_back(tier);
+  }
+  if (pc.on_missing_hashes == "ignore") return;
+  // Every source that feeds a class of this model must carry prefix hashes.
+  const std::string& model = pp.config->instance.model;
+  auto uses_model = [&](const std::string& name, const std::map<std::string, double>& mix) {
+    if (!name.empty() && s.workload.classes.at(name).model == model) return true;
+    for (const auto& [c, f] : mix)
+      if (f > 0 && s.workload.classes.at(c).model == model) return true;
+    return false;
+  };
+  for (size_t t = 0; t < s.workload.traces.size(); ++t) {
+    const auto& tr = s.workload.traces[t];
+    if (uses_model(tr.class_name, tr.class_mix) && !has_prefix_hashes(tr.format))
+      throw ConfigError(s.file, where,
+                        fmt::format("a prefix cache needs prefix-block hashes, and trace {} (format \"{}\", "
+                                    "/workload/traces/{}) has none: use a trace that has them (mooncake), or set "
+                                    "\"on_missing_hashes\": \"ignore\" to run without reuse for those requests",
+                                    tr.path, tr.format, t));
+  }
+  for (size_t g = 0; g < s.workload.synthetic.size(); ++g) {
+    const auto& sy = s.workload.synthetic[g];
+    if (uses_model(sy.class_name, sy.class_mix))
+      throw ConfigError(s.file, where,
+                        fmt::format("a prefix cache needs prefix-block hashes, and synthetic source "
+                                    "/workload/synthetic/{} has none: set \"on_missing_hashes\": \"ignore\" to run "
+                                    "without reuse for those requests",
+                                    g));
+  }
+}
+
+// A model served by prefill pools needs decode pools, and the reverse; cluster-scope caches of one model
+// must agree on their tiers.
+void check_roles(const config::Scenario& s, const FactoryPlan& plan) {
+  for (size_t i = 0; i < plan.pools.size(); ++i) {
+    const auto& p = plan.pools[i];
+    uint32_t g = p.model_group;
+    if (p.role == serving::Role::prefill && plan.decode_instances[g].empty())
+      throw ConfigError(s.file, pool_path(i, "/instance/role"),
+                        fmt::format("pool \"{}\" prefills {} but no pool has role \"decode\" for that model: add a "
+                                    "decode pool, or make this pool \"colocated\"",
+                                    p.config->name, p.config->instance.model));
+    bool has_prefill = false;
+    for (const auto& q : plan.pools)
+      has_prefill = has_prefill || (q.model_group == g && q.role == serving::Role::prefill);
+    if (p.role == serving::Role::decode && !has_prefill)
+      throw ConfigError(s.file, pool_path(i, "/instance/role"),
+                        fmt::format("pool \"{}\" decodes {} but no pool has role \"prefill\" for that model: add a "
+                                    "prefill pool, or make this pool \"colocated\"",
+                                    p.config->name, p.config->instance.model));
+    if (p.role == serving::Role::decode && p.config->instance.prefix_cache.enabled)
+      throw ConfigError(s.file, pool_path(i, "/instance/prefix_cache"),
+                        "a decode instance computes no prompts: put the prefix cache on the prefill pool");
+    if (!p.cache_cluster_scope) continue;
+    for (size_t k = 0; k < i; ++k) {
+      const auto& q = plan.pools[k];
+      if (!q.cache_cluster_scope || q.model_group != g) continue;
+      bool same = q.cache_tiers.size() == p.cache_tiers.size();
+      for (size_t t = 0; same && t < p.cache_tiers.size(); ++t)
+        same = q.cache_tiers[t].name == p.cache_tiers[t].name &&
+               q.cache_tiers[t].capacity_blocks == p.cache_tiers[t].capacity_blocks &&
+               q.cache_tiers[t].bandwidth == p.cache_tiers[t].bandwidth;
+      if (!same)
+        throw ConfigError(s.file, pool_path(i, "/instance/prefix_cache/tiers"),
+                          fmt::format("pools \"{}\" and \"{}\" share one cluster-scope cache for {} but list different "
+                                      "tiers: make them equal",
+                                      q.config->name, p.config->name, p.config->instance.model));
+    }
+  }
 }
 
 }  // namespace
@@ -36,6 +142,10 @@ double gb(Bytes b) {
 FactoryPlan plan_factory(const config::Scenario& s, const catalog::Catalog& catalog) {
   FactoryPlan plan;
   plan.router = &serving::find_router(s.cluster.router.kind, s.file, "/cluster/router/kind");
+  plan.decode_router = &serving::find_router(s.cluster.decode_router.kind, s.file, "/cluster/decode_router/kind");
+  plan.router_params.queue_weight = s.cluster.router.queue_weight;
+  plan.decode_router_params.queue_weight = s.cluster.decode_router.queue_weight;
+  plan.admission_predicted_ttft = s.cluster.admission.kind == "predicted-ttft";
 
   // Model groups: one per scenario model that some pool serves, in the order of the models map.
   for (const auto& entry : s.models) {
@@ -45,6 +155,7 @@ FactoryPlan plan_factory(const config::Scenario& s, const catalog::Catalog& cata
     if (served) plan.model_groups.push_back(entry.first);
   }
   plan.group_instances.resize(plan.model_groups.size());
+  plan.decode_instances.resize(plan.model_groups.size());
 
   uint32_t next_instance = 0;
   for (size_t i = 0; i < s.cluster.pools.size(); ++i) {
@@ -61,8 +172,17 @@ FactoryPlan plan_factory(const config::Scenario& s, const catalog::Catalog& cata
       return catalog.llm(is_path ? s.resolve(ref) : ref);
     });
     serving::find_scheduler(ic.scheduler.kind, s.file, pool_path(i, "/instance/scheduler/kind"));
+    pp.scheduler.policy =
+        ic.scheduler.kind == "chunked" ? serving::BatchPolicy::chunked : serving::BatchPolicy::continuous;
     pp.scheduler.max_batched_tokens = ic.scheduler.max_batched_tokens;
     pp.scheduler.max_num_seqs = ic.scheduler.max_num_seqs;
+    pp.scheduler.chunk_size = ic.scheduler.chunk_size;
+    pp.scheduler.kv_block_tokens = ic.scheduler.block_size;
+    pp.scheduler.preemption =
+        ic.scheduler.preemption.kind == "swap" ? serving::Preemption::swap : serving::Preemption::recompute;
+    pp.role = ic.role == "prefill"  ? serving::Role::prefill
+              : ic.role == "decode" ? serving::Role::decode
+                                    : serving::Role::colocated;
 
     auto dtype = catalog::parse_dtype(ic.dtype);
     auto kv_dtype = catalog::parse_dtype(ic.kv_dtype);
@@ -108,15 +228,23 @@ FactoryPlan plan_factory(const config::Scenario& s, const catalog::Catalog& cata
                       pp.model->name, ic.dtype, gb(pp.fit.weights_per_accelerator), ic.tp, ic.pp, ic.ep,
                       gb(pp.fit.usable_per_accelerator), pp.accelerator->display_name, ic.memory_fraction));
     pp.instances = pc.count / pp.accelerators_per_instance;
+    double per = static_cast<double>(pp.accelerators_per_instance);
+    pp.scheduler.swap_bandwidth = ic.scheduler.preemption.bandwidth * per;
+    pp.kv_bytes_per_token = pp.model->kv_bytes_per_token(*kv_dtype);
+    pp.network = pp.accelerator->scale_out_bandwidth * per;
+    pp.network_latency = pp.accelerator->scale_out_latency;
+    pp.kv_capacity_tokens = pp.fit.kv_capacity_tokens;
+    if (ic.prefix_cache.enabled) plan_prefix_cache(s, i, pp);
     pp.first_instance = next_instance;
     for (size_t g = 0; g < plan.model_groups.size(); ++g)
       if (plan.model_groups[g] == ic.model) pp.model_group = static_cast<uint32_t>(g);
-    for (int64_t k = 0; k < pp.instances; ++k)
-      plan.group_instances[pp.model_group].push_back(next_instance++);
+    auto& members = pp.role == serving::Role::decode ? plan.decode_instances : plan.group_instances;
+    for (int64_t k = 0; k < pp.instances; ++k) members[pp.model_group].push_back(next_instance++);
     plan.accelerators += pc.count;
     plan.pools.push_back(std::move(pp));
   }
   plan.instances = next_instance;
+  check_roles(s, plan);
 
   for (const auto& name : s.class_names()) {
     const auto& c = s.workload.classes.at(name);

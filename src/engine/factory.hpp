@@ -1,7 +1,7 @@
 #pragma once
 // The factory a scenario describes, resolved against the catalog and checked: each pool's accelerator,
-// model and perf model, how many instances it holds, which model group (the pools serving one model)
-// it belongs to, and the prices. Building it runs every check that needs the catalog, so `tokenfactory
+// model, perf model, role and prefix cache, how many instances it holds, which model group (the pools
+// serving one model) it belongs to, and the prices. Building it runs every check that needs the catalog, so `tokenfactory
 // validate` and `run` reject the same scenarios with the same messages. No SimGrid here.
 
 #include <memory>
@@ -12,6 +12,7 @@
 #include "config/scenario.hpp"
 #include "perf/perf_model.hpp"
 #include "serving/instance.hpp"
+#include "serving/prefix_cache.hpp"
 #include "serving/router.hpp"
 
 namespace tf::engine {
@@ -22,7 +23,15 @@ struct PoolPlan {
   const catalog::LlmArchitecture* model = nullptr;
   std::unique_ptr<perf::PerfModel> perf;
   perf::MemoryFit fit;
+  serving::Role role = serving::Role::colocated;
   serving::SchedulerParams scheduler;
+  int64_t kv_capacity_tokens = 0;  // per instance, for running sequences (after any HBM prefix-cache tier)
+  Bytes kv_bytes_per_token;        // the whole model's KV for one token, in the instance's KV dtype
+  BytesPerSecond network;          // the instance's scale-out bandwidth (its accelerators' NICs together)
+  Seconds network_latency;         // one hop through the scale-out fabric
+  // Prefix cache: tiers fastest first (empty: none); capacities in 512-token blocks.
+  std::vector<serving::CacheTier> cache_tiers;
+  bool cache_cluster_scope = false;  // one cache shared by every instance of the model with this scope
   int64_t accelerators_per_instance = 1;
   int64_t instances = 0;
   uint32_t first_instance = 0;  // global id of the pool's first instance
@@ -34,8 +43,13 @@ struct FactoryPlan {
   std::vector<std::string> model_groups;               // group index -> scenario model key
   std::vector<config::ClassConfig> classes;            // by class id (Scenario::class_names order)
   std::vector<uint32_t> class_group;                   // class id -> model group
-  std::vector<std::vector<uint32_t>> group_instances;  // model group -> global instance ids
+  std::vector<std::vector<uint32_t>> group_instances;  // model group -> instances taking requests (colocated, prefill)
+  std::vector<std::vector<uint32_t>> decode_instances;  // model group -> decode instances (disaggregated)
   const serving::RouterInfo* router = nullptr;
+  const serving::RouterInfo* decode_router = nullptr;
+  serving::RouterParams router_params;
+  serving::RouterParams decode_router_params;
+  bool admission_predicted_ttft = false;
   catalog::PriceBook prices;
   uint32_t instances = 0;
   int64_t accelerators = 0;
@@ -43,7 +57,8 @@ struct FactoryPlan {
 
 // Throws tf::ConfigError naming the scenario file and JSON path for every problem it finds: unknown
 // accelerator, model, router or scheduler; a dtype the accelerator lacks; a count that does not divide
-// into instances; weights that do not fit.
+// into instances; weights that do not fit; a prefill pool without a decode pool (or the reverse); a prefix
+// cache on traffic without prefix hashes; a cache tier that leaves no room for KV.
 FactoryPlan plan_factory(const config::Scenario& scenario, const catalog::Catalog& catalog);
 
 }  // namespace tf::engine

@@ -1,7 +1,9 @@
 #pragma once
-// The discrete-event run (DESIGN.md §4): the only SimGrid-aware code. One SimGrid host per instance in a
-// star zone; instances and the arrival stream are actor-less state machines driven by kernel timers, one
-// pending timer per instance. One simulation per process: SimGrid keeps process-wide state.
+// The discrete-event run (DESIGN.md §4): the only SimGrid-aware code. One SimGrid host per instance in a star
+// zone, each behind a link as fast as its accelerators' scale-out NICs together; KV-cache hand-offs from
+// prefill to decode instances are SimGrid flows over those links, so hand-offs that share a NIC contend.
+// Instances and the arrival stream are actor-less state machines driven by kernel timers, one pending timer
+// per instance. One simulation per process: SimGrid keeps process-wide state.
 
 #include <cstdint>
 #include <vector>
@@ -9,17 +11,28 @@
 #include "config/scenario.hpp"
 #include "engine/factory.hpp"
 #include "metrics/request_log.hpp"
+#include "metrics/timeseries.hpp"  // timeseries
 #include "serving/instance.hpp"
 #include "workload/workload.hpp"
 
 namespace tf::engine {
 
+struct TransferStats {
+  int64_t count = 0;
+  Bytes bytes;
+  Seconds time;  // summed over transfers
+  Seconds max;
+};
+
 struct RunOutput {
   metrics::RequestLog log;
   std::vector<serving::InstanceUsage> instances;  // by global instance id
-  Seconds simulated;                              // engine clock when the last event ran
-  int64_t events = 0;                             // timer callbacks run
-  int64_t rejected_too_large = 0;                 // requests that no instance of their model could ever hold
+  Seconds simulated;                 // engine clock when the last event ran
+  int64_t events = 0;                // timer callbacks and completed transfers
+  int64_t rejected_too_large = 0;    // requests that no instance of their model could ever hold
+  int64_t rejected_admission = 0;    // turned away because their predicted TTFT exceeded the budget
+  TransferStats kv_transfers;        // prefill -> decode hand-offs
+  metrics::PoolSeries timeseries;    // timeseries: pool samples per interval (metrics.timeseries_interval)
 };
 
 struct RunOptions {

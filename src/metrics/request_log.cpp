@@ -15,6 +15,7 @@ void RequestLog::arrived(uint64_t id, Seconds arrival, int64_t input_tokens, int
   first_token_.push_back(-1.0);
   finish_.push_back(-1.0);
   max_gap_.push_back(0.0);
+  tbt_.push_back(0.0);
 }
 
 void RequestLog::routed(uint64_t id, uint32_t instance) {
@@ -26,10 +27,11 @@ void RequestLog::first_token(uint64_t request, uint32_t instance, Seconds time) 
   first_token_[request] = time.value();
 }
 
-void RequestLog::finished(uint64_t request, uint32_t instance, Seconds time, Seconds max_gap) {
+void RequestLog::finished(uint64_t request, uint32_t instance, Seconds time, Gaps gaps) {
   instance_[request] = instance;
   finish_[request] = time.value();
-  max_gap_[request] = max_gap.value();
+  max_gap_[request] = gaps.max.value();
+  tbt_[request] = gaps.tbt.value();
   status_[request] = RequestStatus::finished;
 }
 

@@ -22,7 +22,7 @@ class RequestLog final : public serving::RequestSink {
   void routed(uint64_t id, uint32_t instance);
 
   void first_token(uint64_t request, uint32_t instance, Seconds time) override;
-  void finished(uint64_t request, uint32_t instance, Seconds time, Seconds max_gap) override;
+  void finished(uint64_t request, uint32_t instance, Seconds time, Gaps gaps) override;
   void rejected(uint64_t request, Seconds time) override;
 
   size_t size() const { return arrival_.size(); }
@@ -35,6 +35,7 @@ class RequestLog final : public serving::RequestSink {
   double first_token_time(size_t i) const { return first_token_[i]; }
   double finish_time(size_t i) const { return finish_[i]; }
   double max_gap(size_t i) const { return max_gap_[i]; }
+  double tbt(size_t i) const { return tbt_[i]; }
 
  private:
   std::vector<double> arrival_;
@@ -46,6 +47,7 @@ class RequestLog final : public serving::RequestSink {
   std::vector<double> first_token_;
   std::vector<double> finish_;
   std::vector<double> max_gap_;
+  std::vector<double> tbt_;
 };
 
 }  // namespace tf::metrics

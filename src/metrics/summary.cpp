@@ -38,9 +38,10 @@ Outcome outcome(const RequestLog& log, size_t i, const config::ClassConfig& cls,
   int64_t out = log.output_tokens(i);
   o.tpot = out > 1 ? (log.finish_time(i) - log.first_token_time(i)) / static_cast<double>(out - 1) : 0.0;
   o.max_gap = log.max_gap(i);
+  o.tbt = log.tbt(i);
   const auto& slo = cls.slo;
   o.met_slo = (!slo.ttft || o.ttft <= slo.ttft->value()) && (!slo.tpot || o.tpot <= slo.tpot->value()) &&
-              (!slo.e2e || o.e2e <= slo.e2e->value());
+              (!slo.e2e || o.e2e <= slo.e2e->value()) && (!slo.tbt || o.tbt <= slo.tbt->value());
   o.useful = o.met_slo;
   return o;
 }
@@ -49,8 +50,8 @@ Summary summarize(const RequestLog& log, const std::vector<config::ClassConfig>&
   Summary s;
   size_t nc = classes.size();
   s.classes.resize(nc);
-  std::vector<std::vector<double>> ttft(nc), tpot(nc), e2e(nc);
-  std::vector<double> all_ttft, all_tpot, all_e2e;
+  std::vector<std::vector<double>> ttft(nc), tpot(nc), e2e(nc), tbt(nc);
+  std::vector<double> all_ttft, all_tpot, all_e2e, all_tbt;
   std::vector<int64_t> met(nc, 0);
   for (size_t c = 0; c < nc; ++c) {
     s.classes[c].name = classes[c].name;
@@ -68,7 +69,10 @@ Summary summarize(const RequestLog& log, const std::vector<config::ClassConfig>&
     cs.output_tokens += log.output_tokens(i);
     ttft[c].push_back(o.ttft);
     e2e[c].push_back(o.e2e);
-    if (log.output_tokens(i) > 1) tpot[c].push_back(o.tpot);
+    if (log.output_tokens(i) > 1) {
+      tpot[c].push_back(o.tpot);
+      tbt[c].push_back(o.tbt);
+    }
     if (o.met_slo) ++met[c];
     if (o.useful) {
       cs.useful_tokens += log.output_tokens(i);
@@ -82,6 +86,8 @@ Summary summarize(const RequestLog& log, const std::vector<config::ClassConfig>&
     all_ttft.insert(all_ttft.end(), ttft[c].begin(), ttft[c].end());
     all_tpot.insert(all_tpot.end(), tpot[c].begin(), tpot[c].end());
     all_e2e.insert(all_e2e.end(), e2e[c].begin(), e2e[c].end());
+    all_tbt.insert(all_tbt.end(), tbt[c].begin(), tbt[c].end());
+    cs.tbt = distribution(tbt[c]);
     cs.ttft = distribution(ttft[c]);
     cs.tpot = distribution(tpot[c]);
     cs.e2e = distribution(e2e[c]);
@@ -98,6 +104,7 @@ Summary summarize(const RequestLog& log, const std::vector<config::ClassConfig>&
   s.ttft = distribution(all_ttft);
   s.tpot = distribution(all_tpot);
   s.e2e = distribution(all_e2e);
+  s.tbt = distribution(all_tbt);
   return s;
 }
 

@@ -26,6 +26,7 @@ struct Outcome {
   double tpot = 0;     // s; (last token - first token) / (output tokens - 1); 0 for one-token answers
   double e2e = 0;      // s; last token at the user - arrival
   double max_gap = 0;  // s; longest interval between consecutive tokens
+  double tbt = 0;      // s; Mooncake TBT: mean of the longest 10 % of the intervals
   bool met_slo = false;
   bool useful = false;  // finished and met every budget of its class's SLO
 };
@@ -43,7 +44,7 @@ struct ClassSummary {
   double weighted_useful_tokens = 0;
   double slo_attainment = 0;  // met_slo / requests (rejected and unfinished count as misses)
   double attainment_target = 0;
-  Distribution ttft, tpot, e2e;  // over completed requests
+  Distribution ttft, tpot, e2e, tbt;  // over completed requests (tpot, tbt: answers of 2+ tokens)
 };
 
 struct Summary {
@@ -55,7 +56,7 @@ struct Summary {
   int64_t useful_tokens = 0;
   double weighted_useful_tokens = 0;
   double slo_attainment = 0;
-  Distribution ttft, tpot, e2e;
+  Distribution ttft, tpot, e2e, tbt;
   std::vector<ClassSummary> classes;  // in class-id order
 };
 

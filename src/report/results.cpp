@@ -4,6 +4,8 @@
 
 #include <cmath>
 
+#include "core/error.hpp"
+
 namespace tf::report {
 
 namespace {
@@ -22,6 +24,48 @@ nlohmann::json dist_json(const metrics::Distribution& d) {
   return {{"count", d.count}, {"mean", d.mean}, {"p50", d.p50}, {"p90", d.p90}, {"p99", d.p99}, {"max", d.max}};
 }
 
+void add_usage(serving::InstanceUsage& sum, const serving::InstanceUsage& u) {
+  sum.busy += u.busy;
+  sum.prefill_busy += u.prefill_busy;
+  sum.iterations += u.iterations;
+  sum.prefill_tokens += u.prefill_tokens;
+  sum.decode_tokens += u.decode_tokens;
+  sum.preemptions += u.preemptions;
+  sum.swapped += u.swapped;
+  sum.cached_tokens += u.cached_tokens;
+  sum.prefix_lookup_blocks += u.prefix_lookup_blocks;
+  if (sum.prefix_hit_blocks.size() < u.prefix_hit_blocks.size()) sum.prefix_hit_blocks.resize(u.prefix_hit_blocks.size());
+  for (size_t t = 0; t < u.prefix_hit_blocks.size(); ++t) sum.prefix_hit_blocks[t] += u.prefix_hit_blocks[t];
+}
+
+double ratio(int64_t a, int64_t b) { return b ? static_cast<double>(a) / static_cast<double>(b) : 0.0; }
+
+// Prefix-cache and serving figures of a set of instances. The prefill time saved is an estimate: the cached
+// tokens at the pool's measured average prefill time per computed token.
+nlohmann::json serving_json(const serving::InstanceUsage& u, const std::vector<serving::CacheTier>& tiers) {
+  nlohmann::json j{{"iterations", u.iterations},
+                   {"prefill_tokens_computed", u.prefill_tokens},
+                   {"preemptions", u.preemptions},
+                   {"swapped_gb", u.swapped.value() / 1e9},
+                   {"prefill_busy_s", u.prefill_busy.value()}};
+  if (!tiers.empty()) {
+    int64_t hits = 0;
+    nlohmann::json per_tier = nlohmann::json::object();
+    for (size_t t = 0; t < tiers.size() && t < u.prefix_hit_blocks.size(); ++t) {
+      hits += u.prefix_hit_blocks[t];
+      per_tier[tiers[t].name] = ratio(u.prefix_hit_blocks[t], u.prefix_lookup_blocks);
+    }
+    double per_token = u.prefill_tokens ? u.prefill_busy.value() / static_cast<double>(u.prefill_tokens) : 0.0;
+    j["prefix_cache"] = {{"lookup_blocks", u.prefix_lookup_blocks},
+                         {"hit_blocks", hits},
+                         {"hit_rate", ratio(hits, u.prefix_lookup_blocks)},
+                         {"hit_rate_by_tier", per_tier},
+                         {"cached_tokens", u.cached_tokens},
+                         {"prefill_time_saved_s_estimate", per_token * static_cast<double>(u.cached_tokens)}};
+  }
+  return j;
+}
+
 nlohmann::json cost_json(const cost::CostBreakdown& c) {
   return {{"hardware_usd", c.hardware.value()},
           {"energy_usd", c.energy.value()},
@@ -31,6 +75,13 @@ nlohmann::json cost_json(const cost::CostBreakdown& c) {
 }
 
 }  // namespace
+
+const engine::PoolPlan& pool_plan(const RunResults& r, const std::string& name) {
+  for (const auto& p : r.plan->pools)
+    if (p.config->name == name) return p;
+  TF_ASSERT(false, "no pool named " + name);
+  return r.plan->pools.front();
+}
 
 RunResults assemble(const config::Scenario& s, const engine::FactoryPlan& plan, const engine::RunOutput& run) {
   RunResults r;
@@ -52,11 +103,15 @@ RunResults assemble(const config::Scenario& s, const engine::FactoryPlan& plan, 
     act.accelerator = pool.accelerator;
     act.accelerators = pool.config->count;
     act.accelerators_per_instance = pool.accelerators_per_instance;
-    act.instances = pool.instances;
+    act.instances = pool.instances;    pr.role = pool.role == serving::Role::prefill  ? "prefill"
+              : pool.role == serving::Role::decode ? "decode"
+                                                   : "colocated";
+    pr.usage.prefix_hit_blocks.assign(pool.cache_tiers.size(), 0);
     for (int64_t k = 0; k < pool.instances; ++k) {
       const auto& u = run.instances[pool.first_instance + static_cast<size_t>(k)];
       act.busy += u.busy;
       act.prefill_busy += u.prefill_busy;
+      add_usage(pr.usage, u);
     }
     double capacity = interval.value() * static_cast<double>(pool.instances);
     pr.utilization = capacity > 0 ? act.busy.value() / capacity : 0.0;
@@ -132,6 +187,7 @@ nlohmann::json results_json(const RunResults& r) {
       {"ttft_s", dist_json(sum.ttft)},
       {"tpot_s", dist_json(sum.tpot)},
       {"e2e_s", dist_json(sum.e2e)},
+      {"tbt_s", dist_json(sum.tbt)},
       {"accelerators", r.plan->accelerators},
       {"instances", r.plan->instances},
   };
@@ -151,6 +207,7 @@ nlohmann::json results_json(const RunResults& r) {
         {"ttft_s", dist_json(cs.ttft)},
         {"tpot_s", dist_json(cs.tpot)},
         {"e2e_s", dist_json(cs.e2e)},
+        {"tbt_s", dist_json(cs.tbt)},
         {"output_tokens", cs.output_tokens},
         {"useful_tokens", cs.useful_tokens},
         {"weighted_useful_tokens", cs.weighted_useful_tokens},
@@ -176,10 +233,19 @@ nlohmann::json results_json(const RunResults& r) {
         {"weighted_useful_tokens", p.weighted_useful_tokens},
         {"cost_per_useful_mtok_usd", number_or_null(per_mtok(p.cost.total().value(), p.weighted_useful_tokens))},
         {"energy_kwh", kwh(p.cost.energy_used)},
-        {"cost_usd", p.cost.total().value()},
-        {"cost", cost_json(p.cost)}};
+        {"cost_usd", p.cost.total().value()},        {"cost", cost_json(p.cost)},
+        {"role", p.role},
+        {"serving", serving_json(p.usage, pool_plan(r, p.name).cache_tiers)}};
   }
   j["pools"] = pools;
+  const auto& kv = r.run->kv_transfers;
+  j["serving"] = {{"rejected_admission", r.run->rejected_admission},
+                  {"rejected_too_large", r.run->rejected_too_large},
+                  {"kv_transfers",
+                   {{"count", kv.count},
+                    {"gb", kv.bytes.value() / 1e9},
+                    {"mean_s", kv.count ? kv.time.value() / static_cast<double>(kv.count) : 0.0},
+                    {"max_s", kv.max.value()}}}};
   j["engine"] = {{"events", r.run->events}, {"leap", s.engine.leap}};
   return j;
 }
@@ -192,7 +258,8 @@ void write_requests_csv(std::ostream& out, const RunResults& r) {
   for (const auto& pool : plan.pools)
     for (int64_t k = 0; k < pool.instances; ++k)
       names[pool.first_instance + static_cast<size_t>(k)] = fmt::format("{}-{}", pool.config->name, k);
-  out << "id,class,arrival_s,input_tokens,output_tokens,instance,status,ttft_s,tpot_s,e2e_s,max_gap_s,met_slo,useful\n";
+  out << "id,class,arrival_s,input_tokens,output_tokens,instance,status,ttft_s,tpot_s,e2e_s,max_gap_s,tbt_s,met_slo,"
+         "useful\n";
   std::string line;
   for (size_t i = 0; i < log.size(); ++i) {
     uint32_t c = log.class_id(i);
@@ -203,11 +270,11 @@ void write_requests_csv(std::ostream& out, const RunResults& r) {
     std::string inst = log.instance(i) == metrics::RequestLog::kNoInstance ? "" : names[log.instance(i)];
     line.clear();
     if (o.finished) {
-      fmt::format_to(std::back_inserter(line), "{},{},{},{},{},{},{},{},{},{},{},{},{}\n", i, plan.classes[c].name,
+      fmt::format_to(std::back_inserter(line), "{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", i, plan.classes[c].name,
                      log.arrival(i), log.input_tokens(i), log.output_tokens(i), inst, status, o.ttft, o.tpot, o.e2e,
-                     o.max_gap, o.met_slo ? 1 : 0, o.useful ? 1 : 0);
+                     o.max_gap, o.tbt, o.met_slo ? 1 : 0, o.useful ? 1 : 0);
     } else {
-      fmt::format_to(std::back_inserter(line), "{},{},{},{},{},{},{},,,,,0,0\n", i, plan.classes[c].name,
+      fmt::format_to(std::back_inserter(line), "{},{},{},{},{},{},{},,,,,,0,0\n", i, plan.classes[c].name,
                      log.arrival(i), log.input_tokens(i), log.output_tokens(i), inst, status);
     }
     out << line;

@@ -8,11 +8,12 @@
 #include "serving/instance.hpp"
 
 using namespace tf;
+using serving::Role;
 
 namespace {
 
 struct Record {
-  double first = -1, finish = -1, max_gap = -1;
+  double first = -1, finish = -1, max_gap = -1, tbt = -1;
   uint32_t instance = 0;
 };
 
@@ -23,9 +24,10 @@ class Sink final : public serving::RequestSink {
     records[r].first = t.value();
     records[r].instance = i;
   }
-  void finished(uint64_t r, uint32_t, Seconds t, Seconds gap) override {
+  void finished(uint64_t r, uint32_t, Seconds t, Gaps g) override {
     records[r].finish = t.value();
-    records[r].max_gap = gap.value();
+    records[r].max_gap = g.max.value();
+    records[r].tbt = g.tbt.value();
   }
   void rejected(uint64_t, Seconds) override {}
 };
@@ -61,17 +63,40 @@ perf::PerfModel llama8b_on_h100() {
   return perf::PerfModel(shape);
 }
 
-std::vector<Arrival> random_arrivals(uint64_t seed, int n, double rate) {
+// Random prompts; when `shared` is set, every prompt starts with one of four common 512-token prefixes.
+std::vector<Arrival> random_arrivals(uint64_t seed, int n, double rate, std::vector<std::vector<uint64_t>>* blocks = nullptr) {
   std::mt19937_64 g(seed);
   std::vector<Arrival> out;
+  if (blocks) blocks->resize(static_cast<size_t>(n));
   double t = 0;
   for (int i = 0; i < n; ++i) {
     t += -std::log(1.0 - static_cast<double>(g() >> 11) * 0x1.0p-53) / rate;
     int64_t in = 1 + static_cast<int64_t>(g() % 3000);
     int64_t out_tokens = 1 + static_cast<int64_t>(g() % 600);
-    out.push_back({t, {static_cast<uint64_t>(i), in, out_tokens, 0}});
+    serving::SeqRequest r{static_cast<uint64_t>(i), in, out_tokens, 0, nullptr};
+    if (blocks) {
+      auto& b = (*blocks)[static_cast<size_t>(i)];
+      b.push_back(g() % 4);
+      for (int64_t k = 1; k < (in + 511) / 512; ++k) b.push_back(1000 + static_cast<uint64_t>(i) * 16 + static_cast<uint64_t>(k));
+      r.prefix_blocks = &b;
+    }
+    out.push_back({t, r});
   }
   return out;
+}
+
+serving::SeqRequest req(uint64_t id, int64_t in, int64_t out, int prio = 0) { return {id, in, out, prio, nullptr}; }
+
+void expect_same_times(const Sink& a, const Sink& b, size_t n) {
+  REQUIRE(a.records.size() == n);
+  REQUIRE(b.records.size() == n);
+  for (const auto& [id, r] : a.records) {
+    const auto& s = b.records.at(id);
+    CHECK(r.first == Approx(s.first).epsilon(1e-9));
+    CHECK(r.finish == Approx(s.finish).epsilon(1e-9));
+    CHECK(r.max_gap == Approx(s.max_gap).epsilon(1e-9));
+    CHECK(r.tbt == Approx(s.tbt).epsilon(1e-9));
+  }
 }
 
 }  // namespace
@@ -79,8 +104,8 @@ std::vector<Arrival> random_arrivals(uint64_t seed, int n, double rate) {
 TEST_CASE("a lone request's first token comes at the end of the iteration that runs its prompt") {
   auto perf = llama8b_on_h100();
   Sink sink;
-  serving::Instance inst(0, perf, {}, 1'000'000, true, sink);
-  drive(inst, {{1.0, {7, 500, 1, 0}}});
+  serving::Instance inst(0, Role::colocated, perf, {}, 1'000'000, true, sink);
+  drive(inst, {{1.0, req(7, 500, 1)}});
   perf::Batch b;
   b.prefills.push_back({500, 0});
   CHECK(sink.records[7].first == Approx(1.0 + perf.iteration_time(b).value()).epsilon(1e-12));
@@ -90,14 +115,13 @@ TEST_CASE("a lone request's first token comes at the end of the iteration that r
 TEST_CASE("decode iterations follow the perf model's linear decode time") {
   auto perf = llama8b_on_h100();
   Sink sink;
-  serving::Instance inst(0, perf, {}, 1'000'000, true, sink);
-  drive(inst, {{0.0, {0, 100, 4, 0}}});
+  serving::Instance inst(0, Role::colocated, perf, {}, 1'000'000, true, sink);
+  drive(inst, {{0.0, req(0, 100, 4)}});
   perf::Batch b;
   b.prefills.push_back({100, 0});
   double t = perf.iteration_time(b).value();
   auto lin = perf.decode_linear(1);
-  for (int64_t ctx = 101; ctx <= 103; ++ctx)
-    t += lin.base.value() + lin.per_context_token.value() * double(ctx);
+  for (int64_t ctx = 101; ctx <= 103; ++ctx) t += lin.base.value() + lin.per_context_token.value() * double(ctx);
   CHECK(sink.records[0].finish == Approx(t).epsilon(1e-12));
 }
 
@@ -106,8 +130,8 @@ TEST_CASE("a prompt larger than the token budget is prefilled in chunks over sev
   Sink sink;
   serving::SchedulerParams p;
   p.max_batched_tokens = 1000;
-  serving::Instance inst(0, perf, p, 1'000'000, true, sink);
-  drive(inst, {{0.0, {0, 2500, 1, 0}}});
+  serving::Instance inst(0, Role::colocated, perf, p, 1'000'000, true, sink);
+  drive(inst, {{0.0, req(0, 2500, 1)}});
   perf::Batch a, b, c;
   a.prefills.push_back({1000, 0});
   b.prefills.push_back({1000, 1000});
@@ -116,42 +140,137 @@ TEST_CASE("a prompt larger than the token budget is prefilled in chunks over sev
   CHECK(sink.records[0].first == Approx(expect).epsilon(1e-12));
 }
 
+TEST_CASE("continuous batching pauses decodes for a new prompt; chunked batching keeps them running") {
+  auto perf = llama8b_on_h100();
+  std::vector<Arrival> arrivals = {{0.0, req(0, 100, 200)}, {0.5, req(1, 8000, 1)}};
+  Sink cont, chunk;
+  serving::Instance a(0, Role::colocated, perf, {}, 1'000'000, true, cont);
+  serving::SchedulerParams p;
+  p.policy = serving::BatchPolicy::chunked;
+  p.max_batched_tokens = 1024;
+  serving::Instance b(0, Role::colocated, perf, p, 1'000'000, true, chunk);
+  drive(a, arrivals);
+  drive(b, arrivals);
+  // Under continuous batching request 0 waits out the whole 8,000-token prefill between two tokens.
+  perf::Batch big;
+  big.prefills.push_back({8000, 0});
+  CHECK(cont.records[0].max_gap >= perf.iteration_time(big).value());
+  CHECK(chunk.records[0].max_gap < cont.records[0].max_gap / 2);
+}
+
+TEST_CASE("TBT is the mean of the longest tenth of a request's inter-token gaps") {
+  auto perf = llama8b_on_h100();
+  Sink sink;
+  serving::Instance inst(0, Role::colocated, perf, {}, 1'000'000, true, sink);
+  // 11 tokens: 10 gaps, so the TBT is the single longest one.
+  drive(inst, {{0.0, req(0, 100, 11)}, {0.05, req(1, 4000, 1)}});
+  CHECK(sink.records[0].tbt == Approx(sink.records[0].max_gap));
+  CHECK(sink.records[0].tbt > 0);
+}
+
 TEST_CASE("a waiting request that does not fit in the KV cache waits for a running one to finish") {
   auto perf = llama8b_on_h100();
   Sink sink;
   // Room for one request of 1000 + 100 tokens at a time.
-  serving::Instance inst(0, perf, {}, 1200, true, sink);
-  drive(inst, {{0.0, {0, 1000, 100, 0}}, {0.001, {1, 1000, 100, 0}}});
+  serving::Instance inst(0, Role::colocated, perf, {}, 1200, true, sink);
+  drive(inst, {{0.0, req(0, 1000, 100)}, {0.001, req(1, 1000, 100)}});
   CHECK(sink.records[1].first > sink.records[0].finish);
 }
 
 TEST_CASE("higher-priority waiting requests are admitted first") {
   auto perf = llama8b_on_h100();
   Sink sink;
-  serving::Instance inst(0, perf, {}, 1200, true, sink);
-  drive(inst, {{0.0, {0, 1000, 50, 0}}, {0.001, {1, 1000, 50, 0}}, {0.002, {2, 1000, 50, 5}}});
+  serving::Instance inst(0, Role::colocated, perf, {}, 1200, true, sink);
+  drive(inst, {{0.0, req(0, 1000, 50)}, {0.001, req(1, 1000, 50)}, {0.002, req(2, 1000, 50, 5)}});
   CHECK(sink.records[2].first < sink.records[1].first);
+}
+
+TEST_CASE("when decodes outgrow the KV cache the newest sequence is preempted and still finishes") {
+  auto perf = llama8b_on_h100();
+  for (auto kind : {serving::Preemption::recompute, serving::Preemption::swap}) {
+    Sink sink;
+    serving::SchedulerParams p;
+    p.preemption = kind;
+    // Two prompts of 600 fit (2 x 38 blocks of 16), their answers of 400 do not.
+    serving::Instance inst(0, Role::colocated, perf, p, 1600, true, sink);
+    drive(inst, {{0.0, req(0, 600, 400)}, {0.0, req(1, 600, 400)}});
+    CHECK(inst.usage().preemptions >= 1);
+    REQUIRE(sink.records.size() == 2);
+    CHECK(sink.records[0].finish > 0);
+    CHECK(sink.records[1].finish > sink.records[0].finish);  // the newer one was preempted
+    if (kind == serving::Preemption::swap) CHECK(inst.usage().swapped.value() > 0);
+  }
+}
+
+TEST_CASE("a cached prefix is not computed again") {
+  auto perf = llama8b_on_h100();
+  serving::PrefixCache cache({{"hbm", -1, BytesPerSecond(0)}});
+  serving::PrefixCacheUse use{&cache, false, BytesPerSecond(50e9), Bytes(512 * 131072.0)};
+  Sink sink;
+  serving::Instance inst(0, Role::colocated, perf, {}, 1'000'000, true, sink, use);
+  std::vector<uint64_t> a = {1, 2, 3, 4}, b = {1, 2, 3, 9};
+  drive(inst, {{0.0, {0, 2000, 1, 0, &a}}, {10.0, {1, 2000, 1, 0, &b}}});
+  CHECK(inst.usage().cached_tokens == 1536);  // three shared 512-token blocks
+  CHECK(inst.usage().prefill_tokens == 2000 + 2000 - 1536);
+  CHECK(inst.usage().prefix_lookup_blocks == 8);
+  CHECK(inst.usage().prefix_hit_blocks[0] == 3);
+  CHECK(sink.records[1].first - 10.0 < sink.records[0].first);
+}
+
+TEST_CASE("a prefill instance hands the sequence off and holds its KV until released") {
+  auto perf = llama8b_on_h100();
+  Sink sink;
+  serving::Instance inst(0, Role::prefill, perf, {}, 1'000'000, true, sink);
+  auto wake = inst.on_arrival(req(3, 1000, 50), Seconds(0));
+  REQUIRE(wake);
+  CHECK(!inst.on_wake(*wake));
+  auto h = inst.take_handoffs();
+  REQUIRE(h.size() == 1);
+  CHECK(h[0].kv_tokens == 1000);
+  CHECK(sink.records.empty());  // the first token comes from the decode side
+  CHECK(inst.kv_used_tokens() > 0);
+  inst.on_released(3, *wake);
+  CHECK(inst.kv_used_tokens() == 0);
+}
+
+TEST_CASE("a decode instance produces the first token when the KV arrives, then decodes the rest") {
+  auto perf = llama8b_on_h100();
+  Sink sink;
+  serving::Instance inst(0, Role::decode, perf, {}, 1'000'000, true, sink);
+  auto wake = inst.on_handoff(req(4, 1000, 3), Seconds(2.0));
+  CHECK(sink.records[4].first == 2.0);
+  while (wake) wake = inst.on_wake(*wake);
+  auto lin = perf.decode_linear(1);
+  double t = 2.0 + 2 * lin.base.value() + lin.per_context_token.value() * (1001 + 1002);
+  CHECK(sink.records[4].finish == Approx(t).epsilon(1e-12));
 }
 
 TEST_CASE("leaping gives the same per-request times as stepping one iteration at a time") {
   auto perf = llama8b_on_h100();
-  for (uint64_t seed : {1, 2, 3}) {
-    auto arrivals = random_arrivals(seed, 400, 8.0);
-    Sink leap_sink, step_sink;
-    serving::SchedulerParams p;
-    p.max_num_seqs = 64;
-    serving::Instance leap(0, perf, p, 400'000, true, leap_sink);
-    serving::Instance step(0, perf, p, 400'000, false, step_sink);
-    drive(leap, arrivals);
-    drive(step, arrivals);
-    REQUIRE(leap_sink.records.size() == arrivals.size());
-    REQUIRE(step_sink.records.size() == arrivals.size());
-    CHECK(leap.usage().iterations == step.usage().iterations);
-    for (const auto& [id, r] : leap_sink.records) {
-      const auto& s = step_sink.records.at(id);
-      CHECK(r.first == Approx(s.first).epsilon(1e-9));
-      CHECK(r.finish == Approx(s.finish).epsilon(1e-9));
-      CHECK(r.max_gap == Approx(s.max_gap).epsilon(1e-9));
-    }
-  }
+  for (auto policy : {serving::BatchPolicy::continuous, serving::BatchPolicy::chunked})
+    for (auto preemption : {serving::Preemption::recompute, serving::Preemption::swap})
+      for (uint64_t seed : {1, 2}) {
+        std::vector<std::vector<uint64_t>> blocks;
+        auto arrivals = random_arrivals(seed, 300, 8.0, &blocks);
+        serving::PrefixCache c1({{"hbm", 8, BytesPerSecond(0)}, {"dram", 64, BytesPerSecond(20e9)}});
+        serving::PrefixCache c2({{"hbm", 8, BytesPerSecond(0)}, {"dram", 64, BytesPerSecond(20e9)}});
+        Bytes block(512 * 131072.0);
+        Sink leap_sink, step_sink;
+        serving::SchedulerParams p;
+        p.policy = policy;
+        p.preemption = preemption;
+        p.max_num_seqs = 64;
+        p.max_batched_tokens = 2048;
+        // A KV cache small enough that decodes outgrow it and preempt.
+        serving::Instance leap(0, Role::colocated, perf, p, 60'000, true, leap_sink, {&c1, false, {}, block});
+        serving::Instance step(0, Role::colocated, perf, p, 60'000, false, step_sink, {&c2, false, {}, block});
+        drive(leap, arrivals);
+        drive(step, arrivals);
+        INFO("policy " << int(policy) << " preemption " << int(preemption) << " seed " << seed);
+        CHECK(leap.usage().iterations == step.usage().iterations);
+        CHECK(leap.usage().preemptions == step.usage().preemptions);
+        CHECK(leap.usage().preemptions > 0);
+        CHECK(leap.usage().cached_tokens == step.usage().cached_tokens);
+        expect_same_times(leap_sink, step_sink, arrivals.size());
+      }
 }
