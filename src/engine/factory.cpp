@@ -27,12 +27,16 @@ auto from_catalog(const config::Scenario& s, const std::string& where, F&& f) ->
   }
 }
 
-double gb(Bytes b) { return b.value() / 1e9; }
+double gb(Bytes b) {
+  return b.value() / 1e9;
+}
 
 constexpr double kPrefixBlockTokens = 512;  // Mooncake hash_ids cover 512-token blocks
 
 // Trace formats whose requests carry prefix-block hashes.
-bool has_prefix_hashes(const std::string& format) { return format == "mooncake"; }
+bool has_prefix_hashes(const std::string& format) {
+  return format == "mooncake";
+}
 
 // Converts the pool's prefix-cache tiers to blocks, carves a local HBM tier out of the KV cache, and checks
 // that the traffic it will see carries prefix hashes.
@@ -217,7 +221,8 @@ FactoryPlan plan_factory(const config::Scenario& s, const catalog::Catalog& cata
                       "multiple of {}",
                       pc.count, pp.accelerators_per_instance, ic.tp, ic.pp,
                       ic.ep > 1 ? fmt::format(", ep {}", ic.ep) : std::string(), pp.accelerators_per_instance));
-    pp.perf = std::make_unique<perf::PerfModel>(shape);
+    // Measured kernel tables where models/profiles/<accelerator>/ has them, the fitted roofline elsewhere.
+    pp.perf = std::make_unique<perf::PerfModel>(shape, catalog.root() / "models/profiles");
     pp.fit = pp.perf->memory_fit();
     if (!pp.fit.fits())
       throw ConfigError(
@@ -239,7 +244,8 @@ FactoryPlan plan_factory(const config::Scenario& s, const catalog::Catalog& cata
     for (size_t g = 0; g < plan.model_groups.size(); ++g)
       if (plan.model_groups[g] == ic.model) pp.model_group = static_cast<uint32_t>(g);
     auto& members = pp.role == serving::Role::decode ? plan.decode_instances : plan.group_instances;
-    for (int64_t k = 0; k < pp.instances; ++k) members[pp.model_group].push_back(next_instance++);
+    for (int64_t k = 0; k < pp.instances; ++k)
+      members[pp.model_group].push_back(next_instance++);
     plan.accelerators += pc.count;
     plan.pools.push_back(std::move(pp));
   }

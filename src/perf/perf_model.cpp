@@ -7,6 +7,11 @@
 #include <stdexcept>
 #include <string_view>
 
+#include <map>
+#include "perf/calibration.hpp"
+#include "perf/measured.hpp"
+#include "perf/profile.hpp"
+
 namespace tf::perf {
 
 // ---- default efficiencies and their sources --------------------------------------------------------------
@@ -61,9 +66,6 @@ constexpr Seconds kAttentionOverhead{18e-6};
 // of it with the GPU, so a constant is a middle estimate.
 constexpr Seconds kIterationOverhead{2.5e-3};
 
-constexpr double kActivationBytes = 2.0;  // bf16 activations and collectives between operators
-constexpr double kLogitBytes = 4.0;       // fp32 logits out of the LM head
-
 }  // namespace
 
 int InstanceShape::accelerators() const {
@@ -83,10 +85,324 @@ Efficiency PerfModel::default_efficiency(const catalog::Accelerator& accelerator
   return e;
 }
 
-PerfModel::PerfModel(InstanceShape shape)
-    : PerfModel(shape, shape.accelerator != nullptr ? default_efficiency(*shape.accelerator) : Efficiency{}) {}
+// ---- operators, shapes and modes -------------------------------------------------------------------------
+namespace {
 
-PerfModel::PerfModel(InstanceShape shape, Efficiency efficiency) : shape_(shape), eff_(efficiency) {
+// Operator kinds, in execution order; names as breakdown() reports them.
+enum Op : int {
+  kEmbedding,
+  kNorm,
+  kQkv,
+  kRopeCache,
+  kAttnPrefill,
+  kAttnDecode,
+  kOut,
+  kTpAllReduce,
+  kFfnGateUp,
+  kFfnAct,
+  kFfnDown,
+  kMoeRouter,
+  kMoeSharedGateUp,
+  kMoeSharedAct,
+  kMoeSharedDown,
+  kMoeExperts,
+  kEpDispatch,
+  kEpCombine,
+  kLmHead,
+  kPpSend,
+  kIteration,
+  kOpCount
+};
+constexpr const char* kOpName[kOpCount] = {"embedding",
+                                           "norm",
+                                           "attention.qkv",
+                                           "attention.rope_cache",
+                                           "attention.prefill",
+                                           "attention.decode",
+                                           "attention.out",
+                                           "tp.all_reduce",
+                                           "ffn.gate_up",
+                                           "ffn.act",
+                                           "ffn.down",
+                                           "moe.router",
+                                           "moe.shared_gate_up",
+                                           "moe.shared_act",
+                                           "moe.shared_down",
+                                           "moe.experts",
+                                           "ep.dispatch",
+                                           "ep.combine",
+                                           "lm_head",
+                                           "pp.send",
+                                           "iteration"};
+static_assert(kOpCount <= 24, "PerfModel::flagged_ holds 24 flags");
+
+// One GEMM: n output features, k input features (per accelerator).
+struct GemmShape {
+  double n = 0, k = 0;
+};
+
+// The GEMMs of one operator kind (MLA's input projection is four).
+using GemmList = std::vector<GemmShape>;
+
+constexpr double kActivationBytes = 2.0;  // bf16 activations and collectives between operators
+
+}  // namespace
+
+// Quantities of the instance the operator formulas need, per accelerator; derived from the shape only.
+struct PerfModel::Dims {
+  explicit Dims(const InstanceShape& s) : model(*s.model) {
+    tp = s.tp;
+    moe_group = model.is_moe() ? std::max(s.tp, s.ep) : s.tp;
+    // MoE with more expert-parallel ranks than the TP degree runs attention data-parallel: moe_group / tp
+    // groups, each holding its own sequences (DeepSeek's "MLA DP32, routed experts EP32").
+    dp = double(moe_group) / tp;
+    wb = catalog::dtype_bytes(s.weight_dtype);
+    kvb = catalog::dtype_bytes(s.kv_dtype);
+    const double h = model.hidden;
+    heads = double(model.heads) / tp;
+    if (model.mla) {
+      // Weight-absorbed MLA: one latent (kv_lora_rank) plus the shared rope key per token, replicated on
+      // every TP rank; queries are qk_nope + qk_rope wide per head, outputs v_head_dim. The down
+      // projections (q_a, kv_a) are replicated on every TP rank, the up projections split by head.
+      const double qk = model.qk_nope_head_dim + model.qk_rope_head_dim;
+      if (model.q_lora_rank > 0) {
+        qkv.push_back({double(model.q_lora_rank), h});
+        qkv.push_back({heads * qk, double(model.q_lora_rank)});
+      } else {
+        qkv.push_back({heads * qk, h});
+      }
+      qkv.push_back({double(model.kv_lora_rank + model.qk_rope_head_dim), h});
+      qkv.push_back({heads * (model.qk_nope_head_dim + model.v_head_dim), double(model.kv_lora_rank)});
+      out.push_back({h, heads * model.v_head_dim});
+      q_width = heads * qk;
+      o_width = heads * model.v_head_dim;
+      kv_width = model.kv_lora_rank + model.qk_rope_head_dim;
+      decode_flops_per_context = 2.0 * heads * (2.0 * model.kv_lora_rank + model.qk_rope_head_dim);
+    } else {
+      // A KV head is replicated when tp exceeds the KV head count (Llama-70B at TP16).
+      kv_heads = std::max(1.0, double(model.kv_heads) / tp);
+      qkv.push_back({(heads + 2.0 * kv_heads) * model.head_dim, h});
+      out.push_back({h, heads * model.head_dim});
+      q_width = heads * model.head_dim;
+      o_width = heads * model.head_dim;
+      kv_width = 2.0 * kv_heads * model.head_dim;
+      decode_flops_per_context = 4.0 * heads * model.head_dim;  // q.k and p.v, 2 flops per multiply-add
+    }
+    kv_token_bytes = kv_width * kvb;
+    if (model.dense_layers() > 0) {
+      const double inter = double(model.intermediate) / tp;
+      gate_up.push_back({(model.gated_mlp ? 2.0 : 1.0) * inter, h});
+      down.push_back({h, inter});
+    }
+    if (model.is_moe()) {
+      router.push_back({double(model.routed_experts), h});
+      if (model.shared_experts > 0) {
+        const double inter = double(model.shared_experts) * model.moe_intermediate / tp;
+        shared_gate_up.push_back({2.0 * inter, h});
+        shared_down.push_back({h, inter});
+      }
+    }
+    lm_head.push_back({double(model.vocab) / tp, h});
+  }
+
+  const GemmList& gemms(Op op) const {
+    switch (op) {
+      case kQkv:
+        return qkv;
+      case kOut:
+        return out;
+      case kFfnGateUp:
+        return gate_up;
+      case kFfnDown:
+        return down;
+      case kMoeRouter:
+        return router;
+      case kMoeSharedGateUp:
+        return shared_gate_up;
+      case kMoeSharedDown:
+        return shared_down;
+      default:
+        return lm_head;
+    }
+  }
+
+  const catalog::LlmArchitecture& model;
+  int tp = 1;
+  int moe_group = 1;                      // accelerators one MoE layer's routed experts are spread over
+  double dp = 1.0;                        // data-parallel attention groups in the instance
+  double wb = 2.0;                        // bytes per weight element
+  double kvb = 2.0;                       // bytes per KV-cache element
+  double heads = 0.0;                     // query heads per accelerator
+  double kv_heads = 0.0;                  // GQA KV heads per accelerator (0 for MLA)
+  double q_width = 0.0;                   // query elements per token per accelerator
+  double o_width = 0.0;                   // attention output elements per token per accelerator
+  double kv_width = 0.0;                  // KV-cache elements per token per layer per accelerator
+  double kv_token_bytes = 0.0;            // KV-cache bytes per token per layer per accelerator
+  double decode_flops_per_context = 0.0;  // decode attention flops per cached token per layer
+  GemmList qkv, out, gate_up, down, router, shared_gate_up, shared_down, lm_head;
+};
+
+namespace {
+
+// aiconfigurator's table dtype names.
+const char* gemm_table_dtype(catalog::Dtype d) {
+  switch (d) {
+    case catalog::Dtype::bf16:
+      return "bfloat16";
+    case catalog::Dtype::fp8:
+      return "fp8_block";  // 128x128 block scales, as FP8 checkpoints ship
+    default:
+      return nullptr;  // no measured int8/fp4 GEMMs
+  }
+}
+const char* kv_table_dtype(catalog::Dtype d) {
+  return d == catalog::Dtype::bf16 ? "bfloat16" : d == catalog::Dtype::fp8 ? "fp8" : nullptr;
+}
+
+}  // namespace
+
+// The lookups built from an accelerator's tables for one instance shape. An empty lookup means the
+// operator runs in roofline mode.
+struct PerfModel::Measured {
+  std::array<std::vector<MeasuredGemm>, kOpCount> gemm;  // parallel to Dims::gemms(op)
+  MeasuredCurve prefill;                                 // attention seconds over causal pairs, one group
+  MeasuredDecode decode;                                 // decode attention, one group
+  MeasuredCurve moe;                                     // fused MoE layer seconds over tokens
+  MeasuredCurve all_reduce;                              // seconds over bytes per accelerator, tp GPUs
+  MeasuredCurve all_to_all;                              // seconds over bytes sent per accelerator
+  std::array<bool, kOpCount> shape_outside{};            // a fixed shape (GEMM n or k) is outside the table
+  bool has(int op) const {
+    switch (op) {
+      case kAttnPrefill:
+        return !prefill.empty();
+      case kAttnDecode:
+        return !decode.empty();
+      case kMoeExperts:
+        return !moe.empty();
+      case kTpAllReduce:
+        return !all_reduce.empty();
+      case kEpDispatch:
+      case kEpCombine:
+        return !all_to_all.empty();
+      default:
+        return !gemm[static_cast<size_t>(op)].empty();
+    }
+  }
+};
+
+namespace {
+
+std::shared_ptr<const PerfModel::Measured> build_measured(const InstanceShape& s, const Profile& p) {
+  auto m = std::make_shared<PerfModel::Measured>();
+  const PerfModel::Dims d(s);
+  const auto& model = *s.model;
+
+  // GEMMs: every GEMM of an operator must be measurable for the operator to be.
+  if (const char* dt = gemm_table_dtype(s.weight_dtype); dt != nullptr && !p.gemm_bf16.empty()) {
+    for (int op : {kQkv, kOut, kFfnGateUp, kFfnDown, kMoeRouter, kMoeSharedGateUp, kMoeSharedDown, kLmHead}) {
+      std::vector<MeasuredGemm> list;
+      // The MoE router runs in bf16 whatever the weights.
+      const GemmGrid& grid = op == kMoeRouter || std::string(dt) == "bfloat16" ? p.gemm_bf16 : p.gemm_fp8_block;
+      for (const auto& g : d.gemms(static_cast<Op>(op))) {
+        auto mg = measured_gemm(grid, g.n, g.k);
+        if (mg.curve.empty()) {
+          list.clear();
+          break;
+        }
+        if (mg.n_table != g.n || mg.k_table != g.k) m->shape_outside[op] = true;
+        list.push_back(std::move(mg));
+      }
+      m->gemm[op] = std::move(list);
+    }
+  }
+
+  const char* kv = kv_table_dtype(s.kv_dtype);
+  if (kv != nullptr) {
+    std::vector<std::array<double, 3>> prefill, decode;
+    if (model.mla) {
+      // The measured MLA kernels are DeepSeek-V3's layout (Kimi-K2 shares it), per GPU head count.
+      const bool layout = model.kv_lora_rank == 512 && model.qk_rope_head_dim == 64 && model.qk_nope_head_dim == 128 &&
+                          model.v_head_dim == 128;
+      if (layout) {
+        for (const auto& r : p.context_mla)
+          if (r.kv_dtype == kv && r.heads == d.heads) prefill.push_back({r.batch, r.isl, r.seconds});
+        for (const auto& r : p.generation_mla)
+          if (r.kv_dtype == kv && r.heads == d.heads) decode.push_back({r.batch, r.step, r.seconds});
+      }
+    } else {
+      auto match = [&](const AttentionRow& r) {
+        return r.kv_dtype == kv && r.window == 0.0 && r.heads == d.heads && r.kv_heads == d.kv_heads &&
+               r.head_dim == model.head_dim;
+      };
+      for (const auto& r : p.context_attention)
+        if (match(r)) prefill.push_back({r.batch, r.isl, r.seconds});
+      for (const auto& r : p.generation_attention)
+        if (match(r)) decode.push_back({r.batch, r.step, r.seconds});
+    }
+    m->prefill = measured_prefill(prefill);
+    m->decode = measured_decode(decode);
+  }
+
+  if (model.is_moe() && !p.moe.empty()) {
+    const char* dt = s.weight_dtype == catalog::Dtype::bf16  ? "bfloat16"
+                     : s.weight_dtype == catalog::Dtype::fp8 ? "fp8_block"
+                                                             : nullptr;
+    if (dt != nullptr) {
+      const double ep = s.ep > 1 ? std::min(s.ep, d.moe_group) : 1.0;
+      const std::vector<std::pair<double, double>> splits = {
+          {d.moe_group / ep, ep}, {1.0, double(d.moe_group)}, {double(d.moe_group), 1.0}};  // (tp, ep)
+      for (const auto& [tp, e] : splits) {
+        std::vector<std::pair<double, double>> points;
+        for (const auto& r : p.moe)
+          if (r.dtype == dt && r.distribution == "balanced" && r.hidden == model.hidden &&
+              r.inter == model.moe_intermediate && r.topk == model.experts_per_token &&
+              r.experts == model.routed_experts && r.tp == tp && r.ep == e)
+            points.emplace_back(r.tokens, r.seconds);
+        if (!points.empty()) {
+          m->moe = MeasuredCurve(std::move(points));
+          break;
+        }
+      }
+    }
+  }
+
+  auto comm = [&](const std::vector<CommRow>& rows, const char* op, double gpus, std::map<double, double>& best) {
+    for (const auto& r : rows)
+      if (r.op == op && r.gpus == gpus) {
+        auto [it, inserted] = best.try_emplace(r.bytes, r.seconds);
+        if (!inserted) it->second = std::min(it->second, r.seconds);
+      }
+  };
+  if (d.tp > 1 && d.tp <= s.accelerator->scale_up_domain_size) {
+    // The serving engine uses the faster of NCCL and its custom all-reduce kernel at each size.
+    std::map<double, double> best;
+    comm(p.nccl, "all_reduce", d.tp, best);
+    comm(p.custom_all_reduce, "all_reduce", d.tp, best);
+    if (!best.empty()) m->all_reduce = MeasuredCurve({best.begin(), best.end()});
+  }
+  if (d.dp > 1.0 && d.moe_group <= s.accelerator->scale_up_domain_size) {
+    std::map<double, double> best;
+    comm(p.nccl, "alltoall", d.moe_group, best);
+    if (!best.empty()) m->all_to_all = MeasuredCurve({best.begin(), best.end()});
+  }
+  return m;
+}
+
+}  // namespace
+
+PerfModel::PerfModel(InstanceShape shape)
+    : PerfModel(shape, shape.accelerator != nullptr ? default_efficiency(*shape.accelerator) : Efficiency{}) {
+  curves_ = true;
+}
+
+PerfModel::PerfModel(InstanceShape shape, const std::filesystem::path& profiles) : PerfModel(shape) {
+  if (profiles.empty()) return;
+  const auto profile = Profile::load(profiles / shape_.accelerator->name);
+  if (!profile->empty()) measured_ = build_measured(shape_, *profile);
+}
+
+PerfModel::PerfModel(InstanceShape shape, Efficiency efficiency)
+    : shape_(shape), eff_(efficiency), curves_(false), flagged_(std::make_shared<std::array<std::atomic<bool>, 24>>()) {
   if (shape_.accelerator == nullptr) throw std::invalid_argument("perf model: no accelerator");
   if (shape_.model == nullptr) throw std::invalid_argument("perf model: no model");
   if (shape_.tp < 1 || shape_.pp < 1 || shape_.ep < 1)
@@ -103,9 +419,11 @@ PerfModel::PerfModel(InstanceShape shape, Efficiency efficiency) : shape_(shape)
         fmt::format("perf model: memory_fraction must be in (0, 1], got {}", shape_.memory_fraction));
   if (!(eff_.compute > 0.0 && eff_.memory > 0.0 && eff_.interconnect > 0.0 && eff_.attention_compute > 0.0))
     throw std::invalid_argument("perf model: efficiencies must be > 0");
+  dims_ = std::make_shared<const Dims>(shape_);
+  family_ = &family_curves(family_of(*shape_.accelerator));
 }
 
-// ---- the roofline ----------------------------------------------------------------------------------------
+// ---- the operator times ----------------------------------------------------------------------------------
 namespace {
 
 // Sums operator times, optionally keeping a per-kind ledger for breakdown().
@@ -114,10 +432,11 @@ class Ledger {
   explicit Ledger(std::vector<OperatorTime>* parts = nullptr) : parts_(parts) {}
 
   // Adds `count` executions of one operator kind (count = layers it runs in).
-  void add(std::string_view name, Seconds each, double count = 1.0) {
+  void add(Op op, Seconds each, double count = 1.0) {
     const Seconds t = each * count;
     total_ += t;
     if (parts_ == nullptr) return;
+    const std::string_view name = kOpName[op];
     auto it = std::find_if(parts_->begin(), parts_->end(), [&](const OperatorTime& p) { return p.name == name; });
     if (it == parts_->end())
       parts_->push_back({std::string(name), t});
@@ -131,137 +450,237 @@ class Ledger {
   Seconds total_;
 };
 
-// Everything the operator formulas need, derived once per call from the shape. All per-accelerator
-// quantities are what one accelerator of the instance holds or does; counts of tokens are per iteration.
+// Times one operator of the shape: measured where the model has a lookup, roofline otherwise.
 class Layout {
  public:
-  Layout(const InstanceShape& s, const Efficiency& e) : shape(s), eff(e), model(*s.model), acc(*s.accelerator) {
-    tp = s.tp;
-    moe_group = model.is_moe() ? std::max(s.tp, s.ep) : s.tp;
-    // MoE with more expert-parallel ranks than the TP degree runs attention data-parallel: moe_group / tp
-    // groups, each holding its own sequences (DeepSeek's "MLA DP32, routed experts EP32").
-    dp = double(moe_group) / tp;
-    wb = catalog::dtype_bytes(s.weight_dtype);
-    kvb = catalog::dtype_bytes(s.kv_dtype);
-    gemm_rate = acc.peak(s.weight_dtype) * e.compute;
+  Layout(const InstanceShape& s, const Efficiency& e, const PerfModel::Dims& dims, const FamilyCurves& family,
+         bool use_curves, const PerfModel::Measured* tables, std::array<std::atomic<bool>, 24>* flags)
+      : shape(s),
+        eff(e),
+        model(*s.model),
+        acc(*s.accelerator),
+        d(dims),
+        fam(family),
+        curves(use_curves),
+        measured(tables),
+        flagged(flags) {
+    peak_w = acc.peak(s.weight_dtype).value();
     // Attention kernels (FlashAttention, FlashMLA) compute in bf16 whatever the weight format.
-    attention_rate = (acc.supports(catalog::Dtype::bf16) ? acc.peak(catalog::Dtype::bf16) : acc.peak(s.weight_dtype)) *
-                     e.attention_compute;
-    memory_rate = acc.hbm_bandwidth * e.memory;
+    peak_bf16 = acc.supports(catalog::Dtype::bf16) ? acc.peak(catalog::Dtype::bf16).value() : peak_w;
+    bw = acc.hbm_bandwidth.value();
+    gemm_curve = s.weight_dtype == catalog::Dtype::bf16 ? &fam.gemm_bf16 : &fam.gemm_fp8;
+  }
 
-    const double h = model.hidden;
-    heads = double(model.heads) / tp;
-    if (model.mla) {
-      // Weight-absorbed MLA: one latent (kv_lora_rank) plus the shared rope key per token, replicated on
-      // every TP rank; queries are qk_nope + qk_rope wide per head, outputs v_head_dim.
-      const double o_params = double(model.heads) * model.v_head_dim * h;
-      in_proj_params = (model.attention_params_per_layer() - o_params) / tp;
-      out_proj_params = o_params / tp;
-      q_width = heads * (model.qk_nope_head_dim + model.qk_rope_head_dim);
-      o_width = heads * model.v_head_dim;
-      kv_width = model.kv_lora_rank + model.qk_rope_head_dim;
-      kv_token_bytes = kv_width * kvb;
-      decode_flops_per_context = 2.0 * heads * (2.0 * model.kv_lora_rank + model.qk_rope_head_dim);
-    } else {
-      // A KV head is replicated when tp exceeds the KV head count (Llama-70B at TP16).
-      const double kv_heads = std::max(1.0, double(model.kv_heads) / tp);
-      in_proj_params = h * (heads + 2.0 * kv_heads) * model.head_dim;
-      out_proj_params = heads * model.head_dim * h;
-      q_width = heads * model.head_dim;
-      o_width = heads * model.head_dim;
-      kv_width = 2.0 * kv_heads * model.head_dim;
-      kv_token_bytes = kv_width * kvb;
-      decode_flops_per_context = 4.0 * heads * model.head_dim;  // q.k and p.v, 2 flops per multiply-add
+  bool has(Op op) const { return measured != nullptr && measured->has(op); }
+
+  // measured(boundary) * roofline(x) / roofline(boundary) outside the table; flags the operator.
+  template <class Roofline>
+  double anchored(Op op, const MeasuredCurve& c, double x, const Roofline& roofline) const {
+    if (c.covers(x)) return c.at(x);
+    flag(op);
+    const double xb = c.clamp(x);
+    return c.at(xb) * roofline(x) / roofline(xb);
+  }
+  void flag(Op op) const {
+    if (flagged != nullptr) (*flagged)[op].store(true, std::memory_order_relaxed);
+  }
+
+  // -- rooflines (seconds)
+  double kernel(const RooflineCurve& c, double flops, double bytes, double peak) const {
+    return c.time(flops, bytes, peak, bw);
+  }
+  double roofline_gemm(double m, const GemmShape& g, double peak, double wbytes, const RooflineCurve* c) const {
+    const double flops = 2.0 * m * g.n * g.k;
+    const double bytes = g.n * g.k * wbytes + m * (g.n + g.k) * kActivationBytes;
+    if (!curves) return std::max(flops / (peak * eff.compute), bytes / (bw * eff.memory)) + eff.kernel_overhead.value();
+    return kernel(*c, flops, bytes, peak);
+  }
+  double attention(double flops, double bytes) const {
+    if (!curves)
+      return std::max(flops / (peak_bf16 * eff.attention_compute), bytes / (bw * eff.memory)) +
+             eff.attention_overhead.value();
+    return kernel(fam.attention, flops, bytes, peak_bf16);
+  }
+  double elementwise(double bytes) const {
+    if (!curves) return bytes / (bw * eff.memory) + eff.kernel_overhead.value();
+    return kernel(fam.gemm_bf16, 0.0, bytes, peak_bf16);
+  }
+
+  // A GEMM operator (all its GEMMs) over m tokens.
+  Seconds gemm(Op op, double m) const {
+    const GemmList& list = d.gemms(op);
+    const bool router = op == kMoeRouter;
+    const double peak = router ? peak_bf16 : peak_w;
+    const double wbytes = router ? kActivationBytes : d.wb;
+    const RooflineCurve* c = router ? &fam.gemm_bf16 : gemm_curve;
+    double t = 0.0;
+    if (has(op)) {
+      const auto& lookups = measured->gemm[op];
+      if (measured->shape_outside[op]) flag(op);
+      for (size_t i = 0; i < list.size(); ++i) {
+        const MeasuredGemm& g = lookups[i];
+        const GemmShape table{g.n_table, g.k_table};
+        const double mb = g.curve.clamp(m);
+        double v = g.curve.at(mb);
+        if (mb != m || table.n != list[i].n || table.k != list[i].k) {
+          flag(op);
+          v *= roofline_gemm(m, list[i], peak, wbytes, c) / roofline_gemm(mb, table, peak, wbytes, c);
+        }
+        t += v;
+      }
+      return Seconds(t);
     }
+    for (const auto& g : list)
+      t += roofline_gemm(m, g, peak, wbytes, c);
+    return Seconds(t);
   }
-
-  // One operator: roofline of its compute and memory traffic, plus the fixed per-kernel cost.
-  Seconds op(double flops, double bytes, FlopsPerSecond rate) const {
-    return std::max(Flops(flops) / rate, Bytes(bytes) / memory_rate) + eff.kernel_overhead;
-  }
-  Seconds attention_op(double flops, double bytes) const {
-    return std::max(Flops(flops) / attention_rate, Bytes(bytes) / memory_rate) + eff.attention_overhead;
-  }
-  Seconds gemm(double tokens, double params) const {
-    // Weights once, input and output activations once (shapes tokens x k and tokens x n, k*n = params,
-    // approximated by the hidden size on one side).
-    const double width = params / model.hidden;
-    return op(2.0 * tokens * params, params * wb + tokens * (model.hidden + width) * kActivationBytes, gemm_rate);
-  }
-  Seconds elementwise(double bytes) const { return Bytes(bytes) / memory_rate + eff.kernel_overhead; }
 
   // A collective group of n accelerators uses the scale-up fabric when it fits in one domain.
-  BytesPerSecond link_rate(int n) const {
-    return (n <= acc.scale_up_domain_size ? acc.scale_up_bandwidth : acc.scale_out_bandwidth) * eff.interconnect;
+  double link(int n) const {
+    return (n <= acc.scale_up_domain_size ? acc.scale_up_bandwidth : acc.scale_out_bandwidth).value();
   }
-  Seconds link_latency(int n) const {
-    return n <= acc.scale_up_domain_size ? acc.scale_up_latency : acc.scale_out_latency;
+  double link_latency(int n) const {
+    return (n <= acc.scale_up_domain_size ? acc.scale_up_latency : acc.scale_out_latency).value();
   }
-
-  // Ring all-reduce of `bytes` held by each of n accelerators: 2(n-1)/n of the data crosses each link,
-  // in 2(n-1) latency-bound steps.
-  Seconds ring_all_reduce(double bytes, int n) const {
-    if (n <= 1) return Seconds(0.0);
+  // Ring all-reduce of `bytes` held by each of n accelerators: 2(n-1)/n of the data crosses each link.
+  double roofline_all_reduce(double bytes, int n) const {
     const double steps = 2.0 * (n - 1);
-    return Bytes(steps / n * bytes) / link_rate(n) + link_latency(n) * steps + eff.kernel_overhead;
+    if (!curves)
+      return steps / n * bytes / (link(n) * eff.interconnect) + link_latency(n) * steps + eff.kernel_overhead.value();
+    // The fitted curve holds the latency of one scale-up domain; beyond it, each ring step adds a hop.
+    const double hops = n > acc.scale_up_domain_size ? steps * acc.scale_out_latency.value() : 0.0;
+    return fam.collective.time(0.0, steps / n * bytes, 1.0, link(n)) + hops;
+  }
+  Seconds all_reduce(double bytes, int n) const {
+    if (n <= 1) return Seconds(0.0);
+    if (has(kTpAllReduce))
+      return Seconds(
+          anchored(kTpAllReduce, measured->all_reduce, bytes, [&](double b) { return roofline_all_reduce(b, n); }));
+    return Seconds(roofline_all_reduce(bytes, n));
   }
   // All-to-all where each accelerator sends `bytes` to the others of a group of n.
-  Seconds all_to_all(double bytes, int n) const {
-    return Bytes(bytes) / link_rate(n) + link_latency(n) + eff.kernel_overhead;
+  double roofline_all_to_all(double bytes, int n) const {
+    if (!curves) return bytes / (link(n) * eff.interconnect) + link_latency(n) + eff.kernel_overhead.value();
+    const double hop = n > acc.scale_up_domain_size ? acc.scale_out_latency.value() : 0.0;
+    return fam.collective.time(0.0, bytes, 1.0, link(n)) + hop;
+  }
+  Seconds all_to_all(Op op, double bytes, int n) const {
+    if (has(op))
+      return Seconds(anchored(op, measured->all_to_all, bytes, [&](double b) { return roofline_all_to_all(b, n); }));
+    return Seconds(roofline_all_to_all(bytes, n));
   }
 
   const InstanceShape& shape;
   const Efficiency& eff;
   const catalog::LlmArchitecture& model;
   const catalog::Accelerator& acc;
-
-  int tp = 1;
-  int moe_group = 1;  // accelerators one MoE layer's routed experts are spread over
-  double dp = 1.0;    // data-parallel attention groups in the instance
-  double wb = 2.0;    // bytes per weight element
-  double kvb = 2.0;   // bytes per KV-cache element
-  FlopsPerSecond gemm_rate;
-  FlopsPerSecond attention_rate;
-  BytesPerSecond memory_rate;
-
-  double heads = 0.0;                     // query heads per accelerator
-  double in_proj_params = 0.0;            // QKV (MLA: q_a, q_b, kv_a, kv_b) weights per accelerator
-  double out_proj_params = 0.0;           // output projection weights per accelerator
-  double q_width = 0.0;                   // query elements per token per accelerator
-  double o_width = 0.0;                   // attention output elements per token per accelerator
-  double kv_width = 0.0;                  // KV-cache elements per token per layer per accelerator
-  double kv_token_bytes = 0.0;            // KV-cache bytes per token per layer per accelerator
-  double decode_flops_per_context = 0.0;  // decode attention flops per cached token per layer
+  const PerfModel::Dims& d;
+  const FamilyCurves& fam;
+  const bool curves;
+  const PerfModel::Measured* measured;
+  std::array<std::atomic<bool>, 24>* flagged;
+  double peak_w = 0, peak_bf16 = 0, bw = 0;
+  const RooflineCurve* gemm_curve = nullptr;
 };
 
 // Attention over the prompt chunks of this iteration, one layer, per accelerator. Causal within a chunk:
 // token i attends to context_before + i earlier tokens, context_before + tokens/2 on average.
 Seconds prefill_attention(const Layout& l, const std::vector<PrefillChunk>& prefills) {
   const auto& m = l.model;
-  double flops = 0.0;
-  double bytes = 0.0;
+  const auto& d = l.d;
+  double flops = 0.0, bytes = 0.0, pairs_total = 0.0, expand_flops = 0.0;
   for (const auto& c : prefills) {
     const double t = double(c.tokens);
     const double before = double(c.context_before);
     const double pairs = t * (before + t / 2.0);
+    pairs_total += pairs;
     if (m.mla) {
       // Prefill runs MLA unabsorbed (MHA over expanded K and V): scores over qk_nope + qk_rope, values
       // over v_head_dim, and the cached latent of earlier chunks is expanded again through kv_b.
-      flops += 2.0 * l.heads * (m.qk_nope_head_dim + m.qk_rope_head_dim + m.v_head_dim) * pairs;
-      flops += 2.0 * before * m.kv_lora_rank * l.heads * (m.qk_nope_head_dim + m.v_head_dim);
+      flops += 2.0 * d.heads * (m.qk_nope_head_dim + m.qk_rope_head_dim + m.v_head_dim) * pairs;
+      expand_flops += 2.0 * before * m.kv_lora_rank * d.heads * (m.qk_nope_head_dim + m.v_head_dim);
     } else {
-      flops += 2.0 * 2.0 * l.heads * m.head_dim * pairs;
+      flops += 2.0 * 2.0 * d.heads * m.head_dim * pairs;
     }
-    bytes += (before + t) * l.kv_token_bytes + t * (l.q_width + l.o_width) * kActivationBytes;
+    bytes += (before + t) * d.kv_token_bytes + t * (d.q_width + d.o_width) * kActivationBytes;
   }
   // Data-parallel attention groups share the chunks.
-  return l.attention_op(flops / l.dp, bytes / l.dp);
+  const double dp = d.dp;
+  if (l.has(kAttnPrefill)) {
+    // The measured kernels have no cached prefix: a chunk's pairs stand for its work, and MLA's
+    // re-expansion of the cached latent is added at the fitted compute rate.
+    const double pairs = pairs_total / dp;
+    const double per_pair = (flops / dp) / std::max(pairs, 1.0);
+    const double bytes_per_pair = (bytes / dp) / std::max(pairs, 1.0);
+    double t = l.anchored(kAttnPrefill, l.measured->prefill, pairs,
+                          [&](double p) { return l.attention(per_pair * p, bytes_per_pair * p); });
+    if (expand_flops > 0.0)
+      t += (expand_flops / dp) /
+           (l.peak_bf16 * (l.curves ? l.fam.attention.compute.at(expand_flops / dp) : l.eff.attention_compute));
+    return Seconds(t);
+  }
+  return Seconds(l.attention((flops + expand_flops) / dp, bytes / dp));
 }
 
-// Decode attention per cached token of context, one layer, per accelerator (excluding the fixed part).
-// A max of two terms both proportional to context, so the total is linear in the context sum.
-Seconds decode_attention_per_context(const Layout& l) {
-  return std::max(Flops(l.decode_flops_per_context) / l.attention_rate, Bytes(l.kv_token_bytes) / l.memory_rate) / l.dp;
+// Decode attention for n sequences (whole instance), one layer, per accelerator: the part that does not
+// depend on context, and the time per token of context summed over the instance. Both depend on n only,
+// so a decode-only iteration is exactly linear in the context sum.
+struct DecodeAttention {
+  Seconds base;
+  Seconds per_context;
+};
+DecodeAttention decode_attention(const Layout& l, double n) {
+  const auto& d = l.d;
+  const double group = n / d.dp;  // sequences per attention group
+  if (l.has(kAttnDecode)) {
+    const auto& md = l.measured->decode;
+    double base = md.base.at(group);
+    if (!md.base.covers(group)) {
+      l.flag(kAttnDecode);
+      // Beyond the measured batch sizes: the fixed part scales with the per-sequence traffic.
+      const double gb = md.base.clamp(group);
+      const auto fixed = [&](double g) { return l.attention(0.0, g * (d.q_width + d.o_width) * kActivationBytes); };
+      base *= fixed(group) / fixed(gb);
+    }
+    return {Seconds(base), Seconds(md.per_token / d.dp)};
+  }
+  // Per sequence: read its query, write its output. Per token of context: the roofline of its flops and
+  // KV bytes at the efficiency large attention kernels reach (the curves' last knots). A slope that fell
+  // with the batch size would let one more sequence shorten a long-context iteration.
+  const Seconds base(l.attention(0.0, group * (d.q_width + d.o_width) * kActivationBytes));
+  double compute_eff = l.eff.attention_compute, memory_eff = l.eff.memory;
+  if (l.curves) {
+    compute_eff = l.fam.attention.compute.at(1e15);
+    memory_eff = l.fam.attention.memory.at(1e15);
+  }
+  const double per =
+      std::max(d.decode_flops_per_context / (l.peak_bf16 * compute_eff), d.kv_token_bytes / (l.bw * memory_eff));
+  return {base, Seconds(per / d.dp)};
+}
+
+// The routed experts of one MoE layer for `tokens` tokens entering it (whole instance), per accelerator.
+Seconds moe_experts(const Layout& l, double tokens) {
+  const auto& m = l.model;
+  const auto& d = l.d;
+  const double experts = m.routed_experts;
+  const double top_k = m.experts_per_token;
+  const double h = m.hidden, mi = m.moe_intermediate;
+  // Experts touched by `tokens` tokens choosing top_k of `experts` uniformly: each expert is missed by
+  // all of them with probability (1 - k/E)^T. Their weights are streamed once; balanced routing spreads
+  // the work evenly over moe_group.
+  auto roofline = [&](double t) {
+    const double touched = 1.0 - std::pow(1.0 - top_k / experts, t);
+    const double weights_here = experts * 3.0 * h * mi / d.moe_group;  // gate, up, down
+    const double pairs = t * top_k / d.moe_group;                      // token-expert pairs here
+    const double flops = 2.0 * pairs * 3.0 * h * mi;
+    const double bytes = touched * weights_here * d.wb + pairs * (h + 2.0 * mi) * kActivationBytes;
+    if (!l.curves)
+      return std::max(flops / (l.peak_w * l.eff.compute), bytes / (l.bw * l.eff.memory)) +
+             2.0 * l.eff.kernel_overhead.value();
+    return l.kernel(l.fam.moe, flops * l.peak_bf16 / l.peak_w, bytes, l.peak_bf16);
+  };
+  if (l.has(kMoeExperts)) return Seconds(l.anchored(kMoeExperts, l.measured->moe, tokens, roofline));
+  return Seconds(roofline(tokens));
 }
 
 // Everything of one iteration except decode attention over cached context: depends on the token counts
@@ -270,98 +689,71 @@ Seconds decode_attention_per_context(const Layout& l) {
 void fixed_part(const Layout& l, double tokens, double outputs, const std::vector<PrefillChunk>& prefills,
                 double decode_seqs, Ledger& ledger) {
   const auto& m = l.model;
+  const auto& d = l.d;
   const auto& s = l.shape;
   const double h = m.hidden;
   const double act = kActivationBytes;
   const double layers = m.layers;
-  const double ta = tokens / l.dp;  // tokens one attention group processes
+  const double ta = tokens / d.dp;  // tokens one attention group processes
 
-  ledger.add("embedding", l.elementwise(ta * h * act));
+  ledger.add(kEmbedding, Seconds(l.elementwise(ta * h * act)));
 
   // -- attention block, every layer
   // Fused residual add + RMSNorm: reads the block input and the residual, writes both.
-  ledger.add("norm", l.elementwise(4.0 * ta * h * act), 2.0 * layers);  // before attention and before the FFN
-  ledger.add("attention.qkv", l.gemm(ta, l.in_proj_params), layers);
+  ledger.add(kNorm, Seconds(l.elementwise(4.0 * ta * h * act)), 2.0 * layers);  // before attention and the FFN
+  ledger.add(kQkv, l.gemm(kQkv, ta), layers);
   // RoPE on queries and keys, and the new tokens' K and V written into the cache.
-  ledger.add("attention.rope_cache", l.elementwise(ta * (2.0 * l.q_width * act + l.kv_token_bytes)), layers);
-  if (!prefills.empty()) ledger.add("attention.prefill", prefill_attention(l, prefills), layers);
-  if (decode_seqs > 0.0) {
-    // Per sequence: read its query, write its output; the context part is added separately.
-    const double bytes = decode_seqs / l.dp * (l.q_width + l.o_width) * act;
-    ledger.add("attention.decode", l.attention_op(0.0, bytes), layers);
-  }
-  ledger.add("attention.out", l.gemm(ta, l.out_proj_params), layers);
-  if (l.tp > 1) ledger.add("tp.all_reduce", l.ring_all_reduce(ta * h * act, l.tp), layers);
+  ledger.add(kRopeCache, Seconds(l.elementwise(ta * (2.0 * d.q_width * act + d.kv_token_bytes))), layers);
+  if (!prefills.empty()) ledger.add(kAttnPrefill, prefill_attention(l, prefills), layers);
+  if (decode_seqs > 0.0) ledger.add(kAttnDecode, decode_attention(l, decode_seqs).base, layers);
+  ledger.add(kOut, l.gemm(kOut, ta), layers);
+  if (d.tp > 1) ledger.add(kTpAllReduce, l.all_reduce(ta * h * act, d.tp), layers);
 
   // -- FFN of dense layers: SwiGLU gate/up, activation, down, then the TP all-reduce
   const double dense_layers = m.dense_layers();
   if (dense_layers > 0) {
-    const double inter = double(m.intermediate) / l.tp;
-    ledger.add("ffn.gate_up", l.gemm(ta, 2.0 * h * inter), dense_layers);
-    ledger.add("ffn.act", l.elementwise(3.0 * ta * inter * act), dense_layers);
-    ledger.add("ffn.down", l.gemm(ta, inter * h), dense_layers);
-    if (l.tp > 1) ledger.add("tp.all_reduce", l.ring_all_reduce(ta * h * act, l.tp), dense_layers);
+    const double inter = double(m.intermediate) / d.tp;
+    ledger.add(kFfnGateUp, l.gemm(kFfnGateUp, ta), dense_layers);
+    ledger.add(kFfnAct, Seconds(l.elementwise(3.0 * ta * inter * act)), dense_layers);
+    ledger.add(kFfnDown, l.gemm(kFfnDown, ta), dense_layers);
+    if (d.tp > 1) ledger.add(kTpAllReduce, l.all_reduce(ta * h * act, d.tp), dense_layers);
   }
 
   // -- MoE layers: router, shared experts (replicated per attention group like attention), routed experts
   const double moe_layers = m.moe_layers();
   if (moe_layers > 0) {
-    const double experts = m.routed_experts;
     const double top_k = m.experts_per_token;
-    const double router_params = experts * h;
-    ledger.add("moe.router", l.op(2.0 * ta * router_params, router_params * act + ta * h * act, l.gemm_rate),
-               moe_layers);
+    ledger.add(kMoeRouter, l.gemm(kMoeRouter, ta), moe_layers);
     if (m.shared_experts > 0) {
-      const double inter = double(m.shared_experts) * m.moe_intermediate / l.tp;
-      ledger.add("moe.shared_gate_up", l.gemm(ta, 2.0 * h * inter), moe_layers);
-      ledger.add("moe.shared_act", l.elementwise(3.0 * ta * inter * act), moe_layers);
-      ledger.add("moe.shared_down", l.gemm(ta, inter * h), moe_layers);
+      const double inter = double(m.shared_experts) * m.moe_intermediate / d.tp;
+      ledger.add(kMoeSharedGateUp, l.gemm(kMoeSharedGateUp, ta), moe_layers);
+      ledger.add(kMoeSharedAct, Seconds(l.elementwise(3.0 * ta * inter * act)), moe_layers);
+      ledger.add(kMoeSharedDown, l.gemm(kMoeSharedDown, ta), moe_layers);
     }
-    // Experts touched by `tokens` tokens choosing top_k of `experts` uniformly: each expert is missed by
-    // all of them with probability (1 - k/E)^T. Bounded by min(E, T*k); equal to it for one token.
-    // Their weights are streamed once; balanced routing spreads the work evenly over moe_group.
-    const double touched = 1.0 - std::pow(1.0 - top_k / experts, tokens);
-    const double expert_params = m.expert_params() / 3.0;               // one of the three SwiGLU matrices
-    const double weights_here = experts * expert_params / l.moe_group;  // per matrix, per accelerator
-    const double routed_tokens = tokens * top_k / l.moe_group;          // token-expert pairs per accelerator
-    const double mi = m.moe_intermediate;
-    ledger.add("moe.experts_gate_up",
-               l.op(2.0 * routed_tokens * 2.0 * expert_params,
-                    2.0 * touched * weights_here * l.wb + routed_tokens * (h + 2.0 * mi) * act, l.gemm_rate),
-               moe_layers);
-    ledger.add("moe.experts_down",
-               l.op(2.0 * routed_tokens * expert_params, touched * weights_here * l.wb + routed_tokens * (mi + h) * act,
-                    l.gemm_rate),
-               moe_layers);
-    if (l.dp > 1.0) {
+    ledger.add(kMoeExperts, moe_experts(l, tokens), moe_layers);
+    if (d.dp > 1.0) {
       // Expert parallel with data-parallel attention: dispatch each token to the ranks of its experts
       // (at most top_k of them) and combine the results back; (n-1)/n of it leaves the accelerator.
-      const int n = l.moe_group;
+      const int n = d.moe_group;
       const double bytes = tokens / n * std::min(top_k, double(n)) * h * act * (n - 1.0) / n;
-      ledger.add("ep.dispatch", l.all_to_all(bytes, n), moe_layers);
-      ledger.add("ep.combine", l.all_to_all(bytes, n), moe_layers);
-    } else if (l.tp > 1) {
-      ledger.add("tp.all_reduce", l.ring_all_reduce(ta * h * act, l.tp), moe_layers);
+      ledger.add(kEpDispatch, l.all_to_all(kEpDispatch, bytes, n), moe_layers);
+      ledger.add(kEpCombine, l.all_to_all(kEpCombine, bytes, n), moe_layers);
+    } else if (d.tp > 1) {
+      ledger.add(kTpAllReduce, l.all_reduce(ta * h * act, d.tp), moe_layers);
     }
   }
 
   // -- LM head (vocab-parallel over tp) on the tokens that produce output; final norm folded in.
-  if (outputs > 0.0) {
-    const double o = outputs / l.dp;
-    const double vocab = double(m.vocab) / l.tp;
-    ledger.add("lm_head",
-               l.op(2.0 * o * h * vocab, h * vocab * l.wb + o * (h * act + vocab * kLogitBytes), l.gemm_rate));
-  }
+  if (outputs > 0.0) ledger.add(kLmHead, l.gemm(kLmHead, outputs / d.dp));
 
   // -- pipeline: one batch without micro-batching passes the stages in turn, so the time is the sum over
   // all layers computed above plus pp-1 activation hand-offs.
   if (s.pp > 1) {
     const int n = s.accelerators();
-    const Seconds send = Bytes(ta * h * act) / l.link_rate(n) + l.link_latency(n) + l.eff.kernel_overhead;
-    ledger.add("pp.send", send, s.pp - 1.0);
+    ledger.add(kPpSend, Seconds(l.roofline_all_to_all(ta * h * act, n)), s.pp - 1.0);
   }
 
-  ledger.add("iteration", l.eff.iteration_overhead);
+  ledger.add(kIteration, l.eff.iteration_overhead);
 }
 
 int64_t new_tokens(const Batch& b) {
@@ -382,13 +774,13 @@ std::vector<PrefillChunk> real_chunks(const Batch& b) {
 }  // namespace
 
 PerfModel::DecodeLinear PerfModel::decode_linear(int64_t n) const {
-  const Layout l(shape_, eff_);
-  const Seconds per_context = decode_attention_per_context(l) * double(shape_.model->layers);
-  if (n <= 0) return {Seconds(0.0), per_context};
+  const Layout l(shape_, eff_, *dims_, *family_, curves_, measured_.get(), flagged_.get());
+  const double layers = double(shape_.model->layers);
+  if (n <= 0) return {Seconds(0.0), decode_attention(l, 1.0).per_context * layers};
   Ledger ledger;
   const double seqs = double(n);
   fixed_part(l, seqs, seqs, {}, seqs, ledger);
-  return {ledger.total(), per_context};
+  return {ledger.total(), decode_attention(l, seqs).per_context * layers};
 }
 
 namespace {
@@ -400,8 +792,8 @@ Seconds mixed_iteration(const Layout& l, const Batch& batch, const std::vector<P
   const double outputs = double(chunks.size()) + double(batch.decode_seqs);
   fixed_part(l, double(new_tokens(batch)), outputs, chunks, double(batch.decode_seqs), ledger);
   if (batch.decode_seqs > 0) {
-    const Seconds per_context = decode_attention_per_context(l) * double(l.model.layers);
-    ledger.add("attention.decode_context", per_context * double(batch.decode_context_sum));
+    const Seconds per_context = decode_attention(l, double(batch.decode_seqs)).per_context * double(l.model.layers);
+    ledger.add(kAttnDecode, per_context * double(batch.decode_context_sum));
   }
   return ledger.total();
 }
@@ -415,7 +807,7 @@ Seconds PerfModel::iteration_time(const Batch& batch) const {
     const DecodeLinear d = decode_linear(batch.decode_seqs);
     return d.base + d.per_context_token * double(batch.decode_context_sum);
   }
-  const Layout l(shape_, eff_);
+  const Layout l(shape_, eff_, *dims_, *family_, curves_, measured_.get(), flagged_.get());
   Ledger ledger;
   return mixed_iteration(l, batch, chunks, ledger);
 }
@@ -423,10 +815,33 @@ Seconds PerfModel::iteration_time(const Batch& batch) const {
 std::vector<OperatorTime> PerfModel::breakdown(const Batch& batch) const {
   std::vector<OperatorTime> parts;
   if (new_tokens(batch) <= 0) return parts;
-  const Layout l(shape_, eff_);
+  const Layout l(shape_, eff_, *dims_, *family_, curves_, measured_.get(), flagged_.get());
   Ledger ledger(&parts);
   mixed_iteration(l, batch, real_chunks(batch), ledger);
   return parts;
+}
+
+std::vector<std::pair<std::string, std::string>> PerfModel::modes() const {
+  const auto& m = *shape_.model;
+  const Dims& d = *dims_;
+  std::vector<std::pair<std::string, std::string>> out;
+  for (int op = 0; op < kOpCount; ++op) {
+    // Only the operators this shape runs.
+    const bool runs = (op != kTpAllReduce || d.tp > 1) && (op < kFfnGateUp || op > kFfnDown || m.dense_layers() > 0) &&
+                      (op < kMoeRouter || op > kEpCombine || m.is_moe()) &&
+                      (op < kMoeSharedGateUp || op > kMoeSharedDown || m.shared_experts > 0) &&
+                      (op != kEpDispatch && op != kEpCombine ? true : d.dp > 1.0) && (op != kPpSend || shape_.pp > 1);
+    if (!runs) continue;
+    std::string mode;
+    if (op == kIteration)
+      mode = "constant";
+    else if (measured_ != nullptr && measured_->has(op))
+      mode = (*flagged_)[op].load(std::memory_order_relaxed) ? "measured+extrapolated" : "measured";
+    else
+      mode = curves_ ? "roofline" : "roofline-constant";
+    out.emplace_back(kOpName[op], mode);
+  }
+  return out;
 }
 
 // ---- memory ----------------------------------------------------------------------------------------------

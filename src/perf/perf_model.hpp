@@ -1,15 +1,26 @@
 #pragma once
-// The time of one batch iteration of one model instance (DESIGN.md §3, perf/). A roofline over the
-// model's operators (GEMMs, attention, MoE experts, TP all-reduce) with efficiency factors, and the
-// memory fit of weights and KV cache.
+// The time of one batch iteration of one model instance (DESIGN.md §3, perf/), summed over the model's
+// operators (GEMMs, attention, MoE experts, TP all-reduce, ...), and the memory fit of weights and KV cache.
+//
+// Each operator's time comes from one of two modes (docs/performance-model.md):
+// - measured: interpolated in a table of measured kernel latencies for this accelerator (profile.hpp,
+//   models/profiles/<accelerator>/), when one covers the operator's shapes;
+// - roofline: otherwise, a roofline whose achieved fractions of peak compute and bandwidth are curves of
+//   problem size fitted per accelerator family on measured kernels (calibration.hpp).
+// A query outside a table's range is extrapolated by the roofline and the operator flagged (modes()).
 //
 // The engine leaps over decode-only iterations in closed form (DESIGN.md §4), which relies on one
 // property this class guarantees: for a decode-only batch of n sequences whose contexts sum to C,
 //   iteration_time(batch) == decode_linear(n).base + decode_linear(n).per_context_token * C
 // (up to floating-point rounding).
 
+#include <array>
+#include <atomic>
 #include <cstdint>
+#include <filesystem>
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "catalog/accelerator.hpp"
@@ -17,6 +28,8 @@
 #include "core/units.hpp"
 
 namespace tf::perf {
+
+struct FamilyCurves;
 
 struct InstanceShape {
   const catalog::Accelerator* accelerator = nullptr;
@@ -81,7 +94,13 @@ class PerfModel {
  public:
   // Throws std::invalid_argument when the shape is unusable (null pointers, degrees < 1, dtype not
   // supported by the accelerator); config validation reports these with a JSON path before this point.
+  // Roofline mode with the accelerator family's fitted curves for every operator.
   explicit PerfModel(InstanceShape shape);
+  // Measured mode where `profiles` (a directory with one folder of tables per accelerator, named as in
+  // the catalog: models/profiles) has tables covering an operator, roofline elsewhere. Throws
+  // tf::ConfigError for a malformed table.
+  PerfModel(InstanceShape shape, const std::filesystem::path& profiles);
+  // The plain roofline with these constant efficiencies for every operator (no curves, no tables).
   PerfModel(InstanceShape shape, Efficiency efficiency);
 
   // Default efficiencies for an accelerator (by vendor/family), with sources in the .cpp.
@@ -103,9 +122,24 @@ class PerfModel {
   // iteration_time(batch) split by operator kind, in execution order; the times sum to iteration_time.
   std::vector<OperatorTime> breakdown(const Batch& batch) const;
 
+  // How each operator kind this model runs is timed, in execution order: "measured", "roofline", or
+  // "measured+extrapolated" once a query has fallen outside its table and was extrapolated by the
+  // roofline (see the header comment). "iteration" (host overhead) is a constant, reported as "constant".
+  std::vector<std::pair<std::string, std::string>> modes() const;
+
+  struct Measured;  // the lookups built from the tables (perf_model.cpp)
+  struct Dims;      // the operator shapes of the instance, derived once (perf_model.cpp)
+
  private:
   InstanceShape shape_;
   Efficiency eff_;
+  bool curves_ = true;                        // false: the constant-efficiency roofline of eff_
+  std::shared_ptr<const Measured> measured_;  // null: no tables
+  std::shared_ptr<const Dims> dims_;
+  const FamilyCurves* family_ = nullptr;  // the roofline curves of the accelerator's family
+  // Per operator kind: a query was extrapolated beyond its table (written from const methods; atomic so
+  // that concurrent callers stay well-defined).
+  std::shared_ptr<std::array<std::atomic<bool>, 24>> flagged_;
 };
 
 }  // namespace tf::perf

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "catalog/catalog.hpp"
+#include "perf/calibration.hpp"
 #include "perf/perf_model.hpp"
 
 namespace {
@@ -238,4 +239,39 @@ TEST_CASE("attention efficiency and overhead defaults are the roofline fit on ai
       eff.attention_overhead.value() * 1e6);
   CHECK(eff.attention_compute == Approx(share).margin(0.005));
   CHECK(eff.attention_overhead.value() == Approx(overhead).margin(0.5e-6));
+}
+
+namespace {
+
+void check_same(const std::string& name, const tf::perf::RooflineCurve& fitted,
+                const tf::perf::RooflineCurve& shipped) {
+  INFO(name << ": fitted now " << tf::perf::to_code(fitted) << "\n shipped " << tf::perf::to_code(shipped));
+  CHECK(fitted.overhead_s == Approx(shipped.overhead_s).epsilon(0.01));
+  for (const auto* pair : {&fitted.compute, &fitted.memory}) {
+    const auto& other = pair == &fitted.compute ? shipped.compute : shipped.memory;
+    REQUIRE(pair->knots.size() == other.knots.size());
+    for (size_t i = 0; i < other.knots.size(); ++i) {
+      CHECK(pair->knots[i].first == Approx(other.knots[i].first));
+      CHECK(pair->knots[i].second == Approx(other.knots[i].second).margin(0.001));
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("the shipped roofline curves are the fit on the shipped H100 and B200 tables", "[perf][calibration]") {
+  const tf::catalog::Catalog catalog(TF_SOURCE_ROOT);
+  const auto profiles = std::filesystem::path(TF_SOURCE_ROOT) / "models/profiles";
+  const auto hopper =
+      tf::perf::fit_family(*tf::perf::Profile::load(profiles / "h100-sxm"), catalog.accelerator("h100-sxm"));
+  const auto& h = tf::perf::family_curves(tf::perf::Family::hopper);
+  check_same("hopper gemm_bf16", hopper.gemm_bf16, h.gemm_bf16);
+  check_same("hopper gemm_fp8", hopper.gemm_fp8, h.gemm_fp8);
+  check_same("hopper attention", hopper.attention, h.attention);
+  check_same("hopper moe", hopper.moe, h.moe);
+  check_same("hopper collective", hopper.collective, h.collective);
+  const auto blackwell = tf::perf::fit_family(*tf::perf::Profile::load(profiles / "b200"), catalog.accelerator("b200"));
+  const auto& b = tf::perf::family_curves(tf::perf::Family::blackwell);
+  check_same("blackwell moe", blackwell.moe, b.moe);
+  check_same("blackwell collective", blackwell.collective, b.collective);
 }

@@ -2,14 +2,23 @@
 
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <random>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include <map>
 #include "catalog/catalog.hpp"
+#include "core/error.hpp"
 
 namespace {
+
+std::map<std::string, std::string> mode_map(const tf::perf::PerfModel& m) {
+  const auto v = m.modes();
+  return {v.begin(), v.end()};
+}
 
 using tf::Bytes;
 using tf::Seconds;
@@ -51,6 +60,17 @@ std::vector<InstanceShape> shapes() {
   };
 }
 
+// Every shape in both modes: roofline only, and measured where models/profiles has tables (H100, H200,
+// GB200 MoE and NCCL).
+std::vector<PerfModel> models() {
+  std::vector<PerfModel> out;
+  for (const auto& s : shapes()) {
+    out.emplace_back(s);
+    out.emplace_back(s, std::filesystem::path(TF_SOURCE_ROOT) / "models/profiles");
+  }
+  return out;
+}
+
 double rel(Seconds a, Seconds b) {
   return std::abs(a.value() - b.value()) / std::max(a.value(), b.value());
 }
@@ -81,8 +101,8 @@ Batch random_batch(std::mt19937_64& rng, bool with_prefill) {
 TEST_CASE("decode-only iteration time is exactly linear in the context sum", "[perf]") {
   std::mt19937_64 rng(20240611);
   std::uniform_int_distribution<int64_t> seqs(1, 1024), per_seq(1, 65536);
-  for (const auto& s : shapes()) {
-    const PerfModel model(s);
+  for (const auto& model : models()) {
+    const auto& s = model.shape();
     INFO(s.model->name << " on " << s.accelerator->name << " tp=" << s.tp << " ep=" << s.ep << " pp=" << s.pp);
     for (int trial = 0; trial < 200; ++trial) {
       Batch b;
@@ -117,8 +137,8 @@ TEST_CASE("an empty batch takes no time and decode_linear(0) agrees", "[perf]") 
 TEST_CASE("more work never makes an iteration faster", "[perf]") {
   std::mt19937_64 rng(7);
   std::uniform_int_distribution<int64_t> small(1, 512), ctx(1, 16384);
-  for (const auto& s : shapes()) {
-    const PerfModel model(s);
+  for (const auto& model : models()) {
+    const auto& s = model.shape();
     INFO(s.model->name << " on " << s.accelerator->name << " tp=" << s.tp << " ep=" << s.ep << " pp=" << s.pp);
     for (int trial = 0; trial < 100; ++trial) {
       const Batch b = random_batch(rng, trial % 2 == 0);
@@ -151,8 +171,7 @@ TEST_CASE("more work never makes an iteration faster", "[perf]") {
 
 TEST_CASE("breakdown sums to the iteration time of mixed batches", "[perf]") {
   std::mt19937_64 rng(11);
-  for (const auto& s : shapes()) {
-    const PerfModel model(s);
+  for (const auto& model : models()) {
     for (int trial = 0; trial < 20; ++trial) {
       const Batch b = random_batch(rng, true);
       REQUIRE(rel(sum(model.breakdown(b)), model.iteration_time(b)) < 1e-12);
@@ -307,4 +326,76 @@ TEST_CASE("default efficiencies are in a physical range for every catalog accele
     CHECK(e.kernel_overhead > Seconds(0.0));
     CHECK(e.iteration_overhead > Seconds(0.0));
   }
+}
+
+TEST_CASE("operators with measured tables run in measured mode, the rest in roofline mode", "[perf][measured]") {
+  const auto profiles = std::filesystem::path(TF_SOURCE_ROOT) / "models/profiles";
+  const PerfModel h100(shape("llama-3.1-70b", "h100-sxm", 4), profiles);
+  const auto modes = mode_map(h100);
+  CHECK(modes.at("attention.qkv") == "measured");
+  CHECK(modes.at("ffn.down") == "measured");
+  CHECK(modes.at("attention.decode") == "measured");
+  CHECK(modes.at("attention.prefill") == "measured");
+  CHECK(modes.at("tp.all_reduce") == "measured");
+  CHECK(modes.at("norm") == "roofline");
+  CHECK(modes.at("iteration") == "constant");
+  // No tables for the A100: every operator is a roofline.
+  const PerfModel a100(shape("llama-2-70b", "a100-sxm-80gb", 4), profiles);
+  for (const auto& [op, mode] : a100.modes())
+    if (op != "iteration") CHECK(mode == "roofline");
+}
+
+TEST_CASE("a query beyond a measured table is extrapolated by the roofline and flagged", "[perf][measured]") {
+  const auto profiles = std::filesystem::path(TF_SOURCE_ROOT) / "models/profiles";
+  const PerfModel model(shape("llama-3.1-8b", "h100-sxm", 1), profiles);
+  Batch small;
+  small.prefills.push_back({1024, 0});
+  model.iteration_time(small);
+  const auto before = mode_map(model);
+  CHECK(before.at("ffn.gate_up") == "measured");
+  // 100k tokens in one iteration: past the GEMM table's largest m (32,768 rows).
+  Batch huge;
+  huge.prefills.push_back({100000, 0});
+  const Seconds t = model.iteration_time(huge);
+  CHECK(t > model.iteration_time(small) * 50.0);
+  const auto after = mode_map(model);
+  CHECK(after.at("ffn.gate_up") == "measured+extrapolated");
+}
+
+namespace {
+
+// Writes a one-table profile folder and returns its parent (the "profiles" directory).
+std::filesystem::path bad_profile(const std::string& name, const std::string& gemm_csv) {
+  const auto root = std::filesystem::temp_directory_path() / ("tf_perf_profiles_" + name);
+  std::filesystem::create_directories(root / "h100-sxm");
+  std::ofstream(root / "h100-sxm/gemm.csv") << gemm_csv;
+  return root;
+}
+
+std::string config_error(const std::filesystem::path& profiles) {
+  try {
+    const PerfModel model(shape("llama-3.1-8b", "h100-sxm", 1), profiles);
+  } catch (const tf::ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("a malformed measured table is a ConfigError naming the file, line and column", "[perf][measured]") {
+  const std::string header = "gemm_dtype,m,n,k,latency\n";
+  const auto missing = config_error(bad_profile("missing", "gemm_dtype,m,n,latency\nbfloat16,1,2,0.1\n"));
+  CHECK(missing.find("gemm.csv") != std::string::npos);
+  CHECK(missing.find("missing column 'k'") != std::string::npos);
+  const auto text = config_error(bad_profile("text", header + "bfloat16,1,2,3,0.1\nbfloat16,1,2,x,0.1\n"));
+  CHECK(text.find("line 3") != std::string::npos);
+  CHECK(text.find("expected a number") != std::string::npos);
+  const auto negative = config_error(bad_profile("negative", header + "bfloat16,1,2,3,-0.1\n"));
+  CHECK(negative.find("latency") != std::string::npos);
+  CHECK(negative.find("negative") != std::string::npos);
+  const auto zero = config_error(bad_profile("zero", header + "bfloat16,1,2,3,0\n"));
+  CHECK(zero.find("positive") != std::string::npos);
+  const auto ragged = config_error(bad_profile("ragged", header + "bfloat16,1,2\n"));
+  CHECK(ragged.find("fields") != std::string::npos);
 }
