@@ -5,6 +5,9 @@
 
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <sys/resource.h>
 
 #include <chrono>
 #include <cstdio>
@@ -13,11 +16,18 @@
 #include <iostream>
 
 #include "catalog/catalog.hpp"
+#include "cli/check_command.hpp"
+#include "cli/fidelity_command.hpp"
+#include "cli/progress.hpp"
+#include "cli/report_command.hpp"
+#include "cli/sweep_command.hpp"
 #include "config/scenario_load.hpp"
 #include "core/error.hpp"
 #include "engine/factory.hpp"
 #include "engine/simulation.hpp"
+#include "report/expect.hpp"
 #include "report/results.hpp"
+#include "report/timeseries_csv.hpp"
 #include "serving/router.hpp"
 #include "serving/scheduler.hpp"
 #include "workload/workload.hpp"
@@ -42,6 +52,7 @@ Loaded load(const std::string& file, const std::vector<std::string>& sets) {
   l.scenario = tf::config::load_scenario(file, sets, root);
   l.catalog = std::make_unique<tf::catalog::Catalog>(root);
   l.plan = tf::engine::plan_factory(l.scenario.scenario, *l.catalog);
+  tf::report::check_expectations(l.scenario.scenario, l.plan);  // an `expect` on an unknown metric is bad input
   return l;
 }
 
@@ -82,7 +93,29 @@ void write_file(const fs::path& dir, const std::string& name, const std::functio
   fs::rename(tmp, dir / name);
 }
 
-int cmd_run(const std::string& file, const std::vector<std::string>& sets, std::string out_dir, bool quiet) {
+// Peak resident memory of this process so far, in bytes (what `/usr/bin/time -v` calls maximum resident
+// set size).
+double peak_rss_bytes() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_maxrss) * 1024.0;  // Linux reports kilobytes
+}
+
+// Processor time this process has used so far (user + system), in seconds: unlike wall time, it does not
+// grow when other processes share the cores.
+double cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6; };
+  return s(u.ru_utime) + s(u.ru_stime);
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+int cmd_run(const std::string& file, const std::vector<std::string>& sets, std::string out_dir, bool quiet,
+            bool stats) {
   auto t0 = std::chrono::steady_clock::now();
   Loaded l = load(file, sets);
   const auto& s = l.scenario.scenario;
@@ -95,22 +128,50 @@ int cmd_run(const std::string& file, const std::vector<std::string>& sets, std::
   // A results.json from an earlier run must not survive a failed run and pass for its result.
   fs::remove(dir / "results.json", ec);
 
+  // The last arrival is due at the end of the workload, or at the scenario's duration if that comes first.
+  tf::Seconds horizon = workload.stats().expected_span;
+  if (s.duration && (horizon.value() <= 0 || *s.duration < horizon)) horizon = *s.duration;
+  tf::cli::ProgressLine progress(stderr, horizon, !quiet);
   tf::engine::RunOptions options;
-  options.progress = !quiet;
+  if (progress.active()) options.on_progress = [&](const tf::engine::ProgressSample& p) { progress.update(p); };
+  auto t1 = std::chrono::steady_clock::now();
   auto run = tf::engine::simulate(s, l.plan, workload, options);
+  progress.finish();
+  auto t2 = std::chrono::steady_clock::now();
   auto results = tf::report::assemble(s, l.plan, run);
 
   write_file(dir, "scenario.resolved.json", [&](std::ostream& o) { o << l.scenario.resolved.dump(2) << "\n"; });
   write_file(dir, "requests.csv", [&](std::ostream& o) { tf::report::write_requests_csv(o, results); });
+  write_file(dir, "timeseries.csv", [&](std::ostream& o) { tf::report::write_timeseries_csv(o, results); });
   write_file(dir, "results.json", [&](std::ostream& o) { o << tf::report::results_json(results).dump(2) << "\n"; });
 
-  double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  double wall = seconds_since(t0);
   if (!quiet) {
     std::cout << tf::report::terminal_summary(results);
     std::cout << fmt::format(
-        "\n  wrote {}/{{results.json, requests.csv, scenario.resolved.json}} in {:.2f} s wall, "
-        "{} engine events\n",
-        dir.string(), wall, run.events);
+        "\n  wrote {}/{{results.json, requests.csv, timeseries.csv, scenario.resolved.json}} in {:.2f} s wall, "
+        "{} engine events, peak memory {:.0f} MB\n",
+        dir.string(), wall, run.events, peak_rss_bytes() / 1e6);
+  }
+  if (stats) {
+    // Machine-readable cost of the run (tools/bench collects these lines). Timings vary from run to run, so
+    // they stay out of results.json, which must be byte-identical for the same scenario and seed.
+    nlohmann::ordered_json j;
+    j["scenario"] = s.name;
+    j["accelerators"] = l.plan.accelerators;
+    j["instances"] = l.plan.instances;
+    j["requests"] = run.log.size();
+    j["simulated_s"] = run.simulated.value();
+    j["wall_s"] = wall;
+    j["cpu_s"] = cpu_seconds();
+    j["load_s"] = std::chrono::duration<double>(t1 - t0).count();
+    j["simulate_s"] = std::chrono::duration<double>(t2 - t1).count();
+    j["report_s"] = seconds_since(t2);
+    j["peak_rss_mb"] = peak_rss_bytes() / 1e6;
+    j["events"] = run.events;
+    j["requests_per_wall_s"] = wall > 0 ? static_cast<double>(run.log.size()) / wall : 0.0;
+    j["leap"] = s.engine.leap;
+    std::cout << j.dump() << "\n";
   }
   return 0;
 }
@@ -180,6 +241,7 @@ int main(int argc, char** argv) {
   std::string file, out_dir;
   std::vector<std::string> sets;
   bool quiet = false;
+  bool stats = false;
 
   auto* run = app.add_subcommand("run",
                                  "simulate a scenario and write results.json, requests.csv and "
@@ -188,6 +250,9 @@ int main(int argc, char** argv) {
   run->add_option("--set", sets, "override a scenario value: path=value (e.g. cluster.pools.0.count=16)");
   run->add_option("--out", out_dir, "output directory (default runs/<scenario name>)");
   run->add_flag("--quiet,-q", quiet, "no terminal summary or progress line");
+  run->add_flag("--stats", stats,
+                "print one JSON line with the run's size and cost (wall seconds, peak memory, engine events) on "
+                "stdout");
 
   auto* validate = app.add_subcommand("validate", "check a scenario against the schema and catalog; no simulation");
   validate->add_option("scenario", file, "scenario JSON file")->required();
@@ -195,6 +260,19 @@ int main(int argc, char** argv) {
 
   auto* models = app.add_subcommand("models", "list the accelerators and LLMs in the catalog");
   auto* policies = app.add_subcommand("policies", "list the registered routers, schedulers and trace formats");
+  tf::cli::FidelityOptions fidelity_options{TF_SOURCE_ROOT, std::string(TF_SOURCE_ROOT) + "/../shared/data"};
+  auto* fidelity = app.add_subcommand("fidelity", "the perf model's error against measured and published data");
+  fidelity->add_option("--shared", fidelity_options.shared_data, "validation data folder (default ../shared/data)");
+  fidelity->add_flag("--check", fidelity_options.check, "exit 1 when a row's median error exceeds its bound");
+  fidelity->add_flag("--print-fit", fidelity_options.print_fit, "print freshly fitted roofline curves");
+  tf::cli::SweepOptions sweep_options;
+  auto* sweep = tf::cli::add_sweep_command(app, sweep_options);
+  tf::cli::CollectOptions collect_options;
+  auto* collect = tf::cli::add_collect_command(app, collect_options);
+  tf::cli::CheckOptions check_options;
+  auto* check = tf::cli::add_check_command(app, check_options);
+  tf::cli::ReportOptions report_options;
+  auto* report = tf::cli::add_report_command(app, report_options);
 
   try {
     app.parse(argc, argv);
@@ -203,10 +281,15 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : 2;
   }
   try {
-    if (*run) return cmd_run(file, sets, out_dir, quiet);
+    if (*run) return cmd_run(file, sets, out_dir, quiet, stats);
     if (*validate) return cmd_validate(file, sets);
     if (*models) return cmd_models();
     if (*policies) return cmd_policies();
+    if (*fidelity) return tf::cli::run_fidelity(fidelity_options);
+    if (*sweep) return tf::cli::run_sweep(sweep_options);
+    if (*collect) return tf::cli::run_collect(collect_options);
+    if (*check) return tf::cli::run_check(check_options);
+    if (*report) return tf::cli::run_report(report_options);
   } catch (const tf::ConfigError& e) {
     std::cerr << "tokenfactory: error: " << e.what() << "\n";
     return 2;

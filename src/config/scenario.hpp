@@ -80,7 +80,7 @@ struct SloConfig {
   std::optional<Seconds> ttft;  // budget per request
   std::optional<Seconds> tpot;
   std::optional<Seconds> e2e;
-  std::optional<Seconds> tbt;  // Mooncake's TBT: mean of the longest 10 % of a request's inter-token gaps
+  std::optional<Seconds> tbt;      // Mooncake's TBT: mean of the longest 10 % of a request's inter-token gaps
   double attainment_target = 0.9;  // fraction of requests that must meet the budgets (goodput definition)
 };
 
@@ -149,10 +149,10 @@ struct MetricsConfig {
 
 // One bound of a scenario's `expect` block, checked by `tokenfactory check` against results.json.
 struct Expectation {
-  std::string metric;          // results.json path with dots, e.g. "classes.chat.ttft_s.p99"
-  std::optional<double> min;   // inclusive lower bound
-  std::optional<double> max;   // inclusive upper bound
-  std::string where;           // JSON pointer of the bound in the scenario, for error messages
+  std::string metric;         // results.json path with dots, e.g. "classes.chat.ttft_s.p99"
+  std::optional<double> min;  // inclusive lower bound
+  std::optional<double> max;  // inclusive upper bound
+  std::string where;          // JSON pointer of the bound in the scenario, for error messages
 };
 
 struct Scenario {

@@ -394,8 +394,8 @@ std::vector<Expectation> parse_expect(const JsonReader& j) {
   auto check_metric = [](const JsonReader& at, const std::string& metric) {
     if (metric.empty() || metric.front() == '.' || metric.back() == '.' || metric.find("..") != std::string::npos ||
         metric.find_first_of(" \t") != std::string::npos)
-      at.fail(fmt::format("\"{}\" is not a results.json path (dots between keys, e.g. summary.slo_attainment)",
-                          metric));
+      at.fail(
+          fmt::format("\"{}\" is not a results.json path (dots between keys, e.g. summary.slo_attainment)", metric));
   };
   if (j.json().is_array()) {
     for (const auto& item : j.array()) {
@@ -503,9 +503,15 @@ Scenario parse_scenario(const nlohmann::json& doc, const std::string& file, cons
 }
 
 namespace {
-std::string secs(Seconds s) { return fmt::format("{}s", s.value()); }
-std::string bytes(Bytes b) { return fmt::format("{}B", b.value()); }
-std::string bandwidth(BytesPerSecond b) { return fmt::format("{}B/s", b.value()); }
+std::string secs(Seconds s) {
+  return fmt::format("{}s", s.value());
+}
+std::string bytes(Bytes b) {
+  return fmt::format("{}B", b.value());
+}
+std::string bandwidth(BytesPerSecond b) {
+  return fmt::format("{}B/s", b.value());
+}
 
 nlohmann::json scheduler_json(const SchedulerConfig& c) {
   return {{"kind", c.kind},
@@ -526,7 +532,6 @@ nlohmann::json prefix_cache_json(const PrefixCacheConfig& c) {
   return {{"scope", c.scope}, {"eviction", c.eviction}, {"on_missing_hashes", c.on_missing_hashes}, {"tiers", tiers}};
 }
 }  // namespace
-
 
 nlohmann::json to_json(const Scenario& s) {
   using nlohmann::json;

@@ -144,8 +144,7 @@ std::vector<IntervalRow> tabulate(const PoolSeries& series, const std::vector<st
       all.waiting += s.waiting;
     }
     all.utilization = w > 0 && all_instances > 0 ? all_busy / (w * static_cast<double>(all_instances)) : 0;
-    all.kv_used_fraction =
-        all_capacity > 0 ? static_cast<double>(all_kv) / static_cast<double>(all_capacity) : 0;
+    all.kv_used_fraction = all_capacity > 0 ? static_cast<double>(all_kv) / static_cast<double>(all_capacity) : 0;
   }
   return rows;
 }

@@ -64,15 +64,15 @@ class TimeSeriesRecorder {
 
 // One row of timeseries.csv.
 struct IntervalRow {
-  double start = 0, end = 0;  // s, engine clock
-  std::string scope;          // "all", "class" or "pool"
-  std::string name;           // class or pool name; empty for "all"
-  int64_t arrivals = 0;       // requests that reached the cluster (class, or routed to the pool) in the interval
-  int64_t completed = 0;      // requests whose last token was produced in the interval
-  int64_t rejected = 0;       // requests turned away in the interval
-  int64_t met_slo = 0;        // of the completed ones, those that met every budget
-  int64_t output_tokens = 0;  // answer tokens of the completed requests
-  int64_t useful_tokens = 0;  // answer tokens of the completed requests that met their SLO
+  double start = 0, end = 0;    // s, engine clock
+  std::string scope;            // "all", "class" or "pool"
+  std::string name;             // class or pool name; empty for "all"
+  int64_t arrivals = 0;         // requests that reached the cluster (class, or routed to the pool) in the interval
+  int64_t completed = 0;        // requests whose last token was produced in the interval
+  int64_t rejected = 0;         // requests turned away in the interval
+  int64_t met_slo = 0;          // of the completed ones, those that met every budget
+  int64_t output_tokens = 0;    // answer tokens of the completed requests
+  int64_t useful_tokens = 0;    // answer tokens of the completed requests that met their SLO
   bool has_pool_state = false;  // the fields below apply ("all" and "pool" rows)
   double utilization = 0;       // busy instance-time / (instances x interval width)
   int64_t outstanding = 0;      // requests waiting or running at the interval's end
