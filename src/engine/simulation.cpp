@@ -1,10 +1,10 @@
 #include "engine/simulation.hpp"
 
 #include <fmt/format.h>
-#include <simgrid/kernel/Timer.hpp>
-#include <simgrid/s4u.hpp>
 #include <unistd.h>
 #include <xbt/log.h>
+#include <simgrid/kernel/Timer.hpp>
+#include <simgrid/s4u.hpp>
 
 #include <chrono>
 #include <cstdio>
@@ -37,23 +37,22 @@ class Simulation final : public serving::ClusterView, public serving::RequestSin
     build_instances();
     sg4::Activity::on_completion_cb([this](const sg4::Activity& a) { on_transfer_done(a); });
 
-    wall_start_ = std::chrono::steady_clock::now();
-    show_progress_ = options_.progress && isatty(STDERR_FILENO);
     // timeseries: samples the pools at every interval boundary the clock jumps over (metrics/timeseries.hpp).
-    std::vector<metrics::PoolSpan> spans;                                                // timeseries
-    for (const auto& p : plan_.pools) spans.push_back({p.first_instance, p.instances});  // timeseries
+    std::vector<metrics::PoolSpan> spans;  // timeseries
+    for (const auto& p : plan_.pools)
+      spans.push_back({p.first_instance, p.instances});  // timeseries
     auto series = std::make_shared<metrics::TimeSeriesRecorder>(scenario_.metrics.timeseries_interval, spans,
-                                                                instances_);  // timeseries
-    sg4::Engine::on_time_advance_cb(                                                   // timeseries
-        [series](double) { series->advance(Seconds(sg4::Engine::get_clock())); });     // timeseries
+                                                                instances_);        // timeseries
+    sg4::Engine::on_time_advance_cb(                                                // timeseries
+        [series](double) { series->advance(Seconds(sg4::Engine::get_clock())); });  // timeseries
     schedule_next_arrival();
     engine.run();
 
     TF_ASSERT(transfers_.empty(), "a KV transfer never completed");
     out_.simulated = Seconds(sg4::Engine::get_clock());
     out_.timeseries = series->finish(out_.simulated);  // timeseries
-    for (const auto& inst : instances_) out_.instances.push_back(inst.usage());
-    if (show_progress_) std::fputs("\n", stderr);
+    for (const auto& inst : instances_)
+      out_.instances.push_back(inst.usage());
     return std::move(out_);
   }
 
@@ -94,8 +93,8 @@ class Simulation final : public serving::ClusterView, public serving::RequestSin
         auto* link = zone->create_split_duplex_link(name + "-nic", pool.network.value())
                          ->set_latency(pool.network_latency.value())
                          ->seal();
-        zone->add_route(host->get_netpoint(), nullptr, nullptr, nullptr,
-                        {{link, sg4::LinkInRoute::Direction::UP}}, true);
+        zone->add_route(host->get_netpoint(), nullptr, nullptr, nullptr, {{link, sg4::LinkInRoute::Direction::UP}},
+                        true);
         hosts_.push_back(host);
       }
     zone->seal();
@@ -120,8 +119,8 @@ class Simulation final : public serving::ClusterView, public serving::RequestSin
           use.network = pool.network;
           use.block_bytes = pool.kv_bytes_per_token * 512.0;
         }
-        instances_.emplace_back(pool.first_instance + static_cast<uint32_t>(k), pool.role, *pool.perf,
-                                pool.scheduler, pool.kv_capacity_tokens, scenario_.engine.leap, *this, use);
+        instances_.emplace_back(pool.first_instance + static_cast<uint32_t>(k), pool.role, *pool.perf, pool.scheduler,
+                                pool.kv_capacity_tokens, scenario_.engine.leap, *this, use);
       }
     }
     timers_.assign(instances_.size(), nullptr);
@@ -176,8 +175,8 @@ class Simulation final : public serving::ClusterView, public serving::RequestSin
   }
 
   // The user's view: network both ways, the prefill here, and a KV hand-off when disaggregated.
-  double predicted_ttft(const serving::Instance& inst, const workload::Request& r,
-                        const std::vector<uint64_t>* blocks, Seconds now_s) const {
+  double predicted_ttft(const serving::Instance& inst, const workload::Request& r, const std::vector<uint64_t>* blocks,
+                        Seconds now_s) const {
     double t = 2 * scenario_.workload.client_latency.value() +
                inst.predicted_prefill_done(r.input_tokens, blocks, now_s).value();
     const PoolPlan& pool = *pool_of_[inst.id()];
@@ -193,13 +192,15 @@ class Simulation final : public serving::ClusterView, public serving::RequestSin
     auto& inst = instances_[id];
     rearm(id, inst.on_wake(now()));
     after_change(id);
+    progress();
   }
 
   // After instance `id` changed: start its hand-offs and tell the routers.
   void after_change(uint32_t id) {
     auto& inst = instances_[id];
     if (inst.role() == serving::Role::prefill)
-      for (auto& h : inst.take_handoffs()) start_transfer(id, h);
+      for (auto& h : inst.take_handoffs())
+        start_transfer(id, h);
     if (inst.role() == serving::Role::decode)
       decode_router_->load_changed(id);
     else
@@ -259,11 +260,10 @@ class Simulation final : public serving::ClusterView, public serving::RequestSin
     if (when) t = Timer::set(when->value(), [this, id] { on_wake(id); });
   }
 
+  // Called at arrivals and wake-ups, so that a run that only drains (no more arrivals) still reports.
   void progress() {
-    if (!show_progress_ || (out_.log.size() & 1023) != 0) return;
-    double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start_).count();
-    std::fprintf(stderr, "\r  simulated %.0fs, %zu requests arrived, %.0f req/s wall", sg4::Engine::get_clock(),
-                 out_.log.size(), static_cast<double>(out_.log.size()) / std::max(wall, 1e-9));
+    if (!options_.on_progress || (out_.events & 4095) != 0) return;
+    options_.on_progress({now(), static_cast<int64_t>(out_.log.size()), out_.log.settled(), out_.events});
   }
 
   const config::Scenario& scenario_;
@@ -271,8 +271,8 @@ class Simulation final : public serving::ClusterView, public serving::RequestSin
   workload::Workload& workload_;
   RunOptions options_;
   RunOutput out_;
-  std::vector<sg4::Host*> hosts_;                  // by instance id
-  std::vector<const PoolPlan*> pool_of_;           // by instance id
+  std::vector<sg4::Host*> hosts_;         // by instance id
+  std::vector<const PoolPlan*> pool_of_;  // by instance id
   std::vector<std::unique_ptr<serving::PrefixCache>> caches_;
   std::vector<serving::Instance> instances_;
   std::vector<Timer*> timers_;
@@ -281,8 +281,6 @@ class Simulation final : public serving::ClusterView, public serving::RequestSin
   std::unique_ptr<workload::Request> pending_;
   std::unordered_map<uint64_t, std::unique_ptr<workload::Request>> in_flight_;  // owns prefix hashes
   std::unordered_map<const sg4::Activity*, Transfer> transfers_;
-  std::chrono::steady_clock::time_point wall_start_;
-  bool show_progress_ = false;
 };
 
 }  // namespace

@@ -6,6 +6,7 @@
 // per instance. One simulation per process: SimGrid keeps process-wide state.
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "config/scenario.hpp"
@@ -27,16 +28,26 @@ struct TransferStats {
 struct RunOutput {
   metrics::RequestLog log;
   std::vector<serving::InstanceUsage> instances;  // by global instance id
-  Seconds simulated;                 // engine clock when the last event ran
-  int64_t events = 0;                // timer callbacks and completed transfers
-  int64_t rejected_too_large = 0;    // requests that no instance of their model could ever hold
-  int64_t rejected_admission = 0;    // turned away because their predicted TTFT exceeded the budget
-  TransferStats kv_transfers;        // prefill -> decode hand-offs
-  metrics::PoolSeries timeseries;    // timeseries: pool samples per interval (metrics.timeseries_interval)
+  Seconds simulated;                              // engine clock when the last event ran
+  int64_t events = 0;                             // timer callbacks and completed transfers
+  int64_t rejected_too_large = 0;                 // requests that no instance of their model could ever hold
+  int64_t rejected_admission = 0;                 // turned away because their predicted TTFT exceeded the budget
+  TransferStats kv_transfers;                     // prefill -> decode hand-offs
+  metrics::PoolSeries timeseries;                 // timeseries: pool samples per interval (metrics.timeseries_interval)
+};
+
+// Where a run stands, for a progress display.
+struct ProgressSample {
+  Seconds simulated;    // engine clock
+  int64_t arrived = 0;  // requests that have arrived so far
+  int64_t settled = 0;  // of those, finished or rejected
+  int64_t events = 0;   // engine events so far
 };
 
 struct RunOptions {
-  bool progress = false;  // print a progress line on stderr (only when it is a terminal)
+  // Called from inside the run every 4,096 engine events (never when empty). It runs between events, so it
+  // must be quick and must not touch the simulation.
+  std::function<void(const ProgressSample&)> on_progress;
 };
 
 RunOutput simulate(const config::Scenario& scenario, const FactoryPlan& plan, workload::Workload& workload,

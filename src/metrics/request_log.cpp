@@ -11,6 +11,7 @@ void RequestLog::arrived(uint64_t id, Seconds arrival, int64_t input_tokens, int
   output_.push_back(static_cast<int32_t>(output_tokens));
   class_.push_back(class_id);
   instance_.push_back(kNoInstance);
+  entry_.push_back(kNoInstance);
   status_.push_back(RequestStatus::pending);
   first_token_.push_back(-1.0);
   finish_.push_back(-1.0);
@@ -20,6 +21,7 @@ void RequestLog::arrived(uint64_t id, Seconds arrival, int64_t input_tokens, int
 
 void RequestLog::routed(uint64_t id, uint32_t instance) {
   instance_[id] = instance;
+  entry_[id] = instance;
 }
 
 void RequestLog::first_token(uint64_t request, uint32_t instance, Seconds time) {
@@ -33,11 +35,13 @@ void RequestLog::finished(uint64_t request, uint32_t instance, Seconds time, Gap
   max_gap_[request] = gaps.max.value();
   tbt_[request] = gaps.tbt.value();
   status_[request] = RequestStatus::finished;
+  ++settled_;
 }
 
 void RequestLog::rejected(uint64_t request, Seconds time) {
   finish_[request] = time.value();
   status_[request] = RequestStatus::rejected;
+  ++settled_;
 }
 
 }  // namespace tf::metrics

@@ -1,5 +1,6 @@
 #include "report/results.hpp"
 
+#include <fmt/compile.h>
 #include <fmt/format.h>
 
 #include <cmath>
@@ -34,11 +35,15 @@ void add_usage(serving::InstanceUsage& sum, const serving::InstanceUsage& u) {
   sum.swapped += u.swapped;
   sum.cached_tokens += u.cached_tokens;
   sum.prefix_lookup_blocks += u.prefix_lookup_blocks;
-  if (sum.prefix_hit_blocks.size() < u.prefix_hit_blocks.size()) sum.prefix_hit_blocks.resize(u.prefix_hit_blocks.size());
-  for (size_t t = 0; t < u.prefix_hit_blocks.size(); ++t) sum.prefix_hit_blocks[t] += u.prefix_hit_blocks[t];
+  if (sum.prefix_hit_blocks.size() < u.prefix_hit_blocks.size())
+    sum.prefix_hit_blocks.resize(u.prefix_hit_blocks.size());
+  for (size_t t = 0; t < u.prefix_hit_blocks.size(); ++t)
+    sum.prefix_hit_blocks[t] += u.prefix_hit_blocks[t];
 }
 
-double ratio(int64_t a, int64_t b) { return b ? static_cast<double>(a) / static_cast<double>(b) : 0.0; }
+double ratio(int64_t a, int64_t b) {
+  return b ? static_cast<double>(a) / static_cast<double>(b) : 0.0;
+}
 
 // Prefix-cache and serving figures of a set of instances. The prefill time saved is an estimate: the cached
 // tokens at the pool's measured average prefill time per computed token.
@@ -103,7 +108,8 @@ RunResults assemble(const config::Scenario& s, const engine::FactoryPlan& plan, 
     act.accelerator = pool.accelerator;
     act.accelerators = pool.config->count;
     act.accelerators_per_instance = pool.accelerators_per_instance;
-    act.instances = pool.instances;    pr.role = pool.role == serving::Role::prefill  ? "prefill"
+    act.instances = pool.instances;
+    pr.role = pool.role == serving::Role::prefill  ? "prefill"
               : pool.role == serving::Role::decode ? "decode"
                                                    : "colocated";
     pr.usage.prefix_hit_blocks.assign(pool.cache_tiers.size(), 0);
@@ -132,8 +138,13 @@ RunResults assemble(const config::Scenario& s, const engine::FactoryPlan& plan, 
   const auto& log = run.log;
   for (size_t i = 0; i < log.size(); ++i) {
     if (log.instance(i) == metrics::RequestLog::kNoInstance) continue;
-    auto& pr = r.pools[pool_of[log.instance(i)]];
-    ++pr.requests;
+    // A request counts for every pool that served it (prefill and decode pools of a disaggregated model);
+    // its tokens count for the pool that produced them.
+    size_t entry = pool_of[log.entry_instance(i)];
+    size_t last = pool_of[log.instance(i)];
+    ++r.pools[entry].requests;
+    if (last != entry) ++r.pools[last].requests;
+    auto& pr = r.pools[last];
     const auto& cls = plan.classes[log.class_id(i)];
     auto o = metrics::outcome(log, i, cls, s.workload.client_latency);
     if (!o.finished) continue;
@@ -233,11 +244,21 @@ nlohmann::json results_json(const RunResults& r) {
         {"weighted_useful_tokens", p.weighted_useful_tokens},
         {"cost_per_useful_mtok_usd", number_or_null(per_mtok(p.cost.total().value(), p.weighted_useful_tokens))},
         {"energy_kwh", kwh(p.cost.energy_used)},
-        {"cost_usd", p.cost.total().value()},        {"cost", cost_json(p.cost)},
+        {"cost_usd", p.cost.total().value()},
+        {"cost", cost_json(p.cost)},
         {"role", p.role},
         {"serving", serving_json(p.usage, pool_plan(r, p.name).cache_tiers)}};
   }
   j["pools"] = pools;
+  // How each pool's perf model timed each operator: measured, roofline, measured+extrapolated.
+  json perf = json::object();
+  for (const auto& pool : r.plan->pools) {
+    json ops = json::object();
+    for (const auto& [op, mode] : pool.perf->modes())
+      ops[op] = mode;
+    perf[pool.config->name] = ops;
+  }
+  j["perf"] = perf;
   const auto& kv = r.run->kv_transfers;
   j["serving"] = {{"rejected_admission", r.run->rejected_admission},
                   {"rejected_too_large", r.run->rejected_too_large},
@@ -260,25 +281,32 @@ void write_requests_csv(std::ostream& out, const RunResults& r) {
       names[pool.first_instance + static_cast<size_t>(k)] = fmt::format("{}-{}", pool.config->name, k);
   out << "id,class,arrival_s,input_tokens,output_tokens,instance,status,ttft_s,tpot_s,e2e_s,max_gap_s,tbt_s,met_slo,"
          "useful\n";
-  std::string line;
+  // A million rows: formats compiled ahead (no format-string parsing per row) into one buffer that goes to
+  // the stream in large writes. Numbers print as with fmt::format("{}"): shortest round-trip form.
+  fmt::memory_buffer buf;
+  constexpr size_t kFlushBytes = 1 << 20;
+  auto flush = [&] {
+    out.write(buf.data(), static_cast<std::streamsize>(buf.size()));
+    buf.clear();
+  };
   for (size_t i = 0; i < log.size(); ++i) {
     uint32_t c = log.class_id(i);
     auto o = metrics::outcome(log, i, plan.classes[c], r.scenario->workload.client_latency);
-    const char* status = log.status(i) == metrics::RequestStatus::finished   ? "finished"
-                         : log.status(i) == metrics::RequestStatus::rejected ? "rejected"
-                                                                             : "unfinished";
-    std::string inst = log.instance(i) == metrics::RequestLog::kNoInstance ? "" : names[log.instance(i)];
-    line.clear();
+    std::string_view status = log.status(i) == metrics::RequestStatus::finished   ? "finished"
+                              : log.status(i) == metrics::RequestStatus::rejected ? "rejected"
+                                                                                  : "unfinished";
+    std::string_view inst = log.instance(i) == metrics::RequestLog::kNoInstance ? "" : names[log.instance(i)];
+    auto it = fmt::format_to(fmt::appender(buf), FMT_COMPILE("{},{},{},{},{},{},{},"), i, plan.classes[c].name,
+                             log.arrival(i), log.input_tokens(i), log.output_tokens(i), inst, status);
     if (o.finished) {
-      fmt::format_to(std::back_inserter(line), "{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", i, plan.classes[c].name,
-                     log.arrival(i), log.input_tokens(i), log.output_tokens(i), inst, status, o.ttft, o.tpot, o.e2e,
-                     o.max_gap, o.tbt, o.met_slo ? 1 : 0, o.useful ? 1 : 0);
+      fmt::format_to(it, FMT_COMPILE("{},{},{},{},{},{},{}\n"), o.ttft, o.tpot, o.e2e, o.max_gap, o.tbt,
+                     o.met_slo ? 1 : 0, o.useful ? 1 : 0);
     } else {
-      fmt::format_to(std::back_inserter(line), "{},{},{},{},{},{},{},,,,,,0,0\n", i, plan.classes[c].name,
-                     log.arrival(i), log.input_tokens(i), log.output_tokens(i), inst, status);
+      fmt::format_to(it, FMT_COMPILE(",,,,,0,0\n"));
     }
-    out << line;
+    if (buf.size() >= kFlushBytes) flush();
   }
+  flush();
 }
 
 namespace {

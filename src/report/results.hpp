@@ -27,11 +27,11 @@ struct PoolResult {
   double utilization = 0;          // busy instance-time / (instances x interval)
   int64_t kv_capacity_tokens = 0;  // per instance
   std::string role;                // colocated | prefill | decode
-  int64_t requests = 0;            // routed to this pool's instances
-  int64_t output_tokens = 0;       // produced by them
+  int64_t requests = 0;            // served by this pool's instances (prefill or decode or both)
+  int64_t output_tokens = 0;       // produced by them (a disaggregated request's, by its decode pool)
   int64_t useful_tokens = 0;
   double weighted_useful_tokens = 0;
-  serving::InstanceUsage usage;    // summed over the pool's instances
+  serving::InstanceUsage usage;  // summed over the pool's instances
   cost::CostBreakdown cost;
 };
 

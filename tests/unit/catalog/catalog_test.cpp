@@ -9,8 +9,8 @@ using namespace tf::catalog;
 
 TEST_CASE("catalog names are the sorted file stems of each models/ folder") {
   Catalog catalog(TF_SOURCE_ROOT);
-  CHECK(catalog.accelerator_names() == std::vector<std::string>{"a100-sxm-80gb", "ascend-910b", "ascend-910c", "b200",
-                                                                "gb200", "h100-sxm", "h20", "h200", "h800"});
+  CHECK(catalog.accelerator_names() == std::vector<std::string>{"a100-sxm-80gb", "a800", "ascend-910b", "ascend-910c",
+                                                                "b200", "gb200", "h100-sxm", "h20", "h200", "h800"});
   CHECK(catalog.llm_names() == std::vector<std::string>{"deepseek-r1", "deepseek-v3", "kimi-k2", "llama-2-70b",
                                                         "llama-3.1-405b", "llama-3.1-70b", "llama-3.1-8b",
                                                         "qwen3-235b-a22b", "qwen3-30b-a3b", "qwen3-32b"});
@@ -21,7 +21,7 @@ TEST_CASE("an unknown accelerator is a ConfigError listing the valid names") {
   Catalog catalog(TF_SOURCE_ROOT);
   CHECK_THROWS_AS(catalog.accelerator("h300"), ConfigError);
   CHECK_THROWS_WITH(catalog.accelerator("h300"), Catch::Contains("unknown accelerator \"h300\"") &&
-                                                     Catch::Contains("a100-sxm-80gb, ascend-910b, ascend-910c"));
+                                                     Catch::Contains("a100-sxm-80gb, a800, ascend-910b, ascend-910c"));
   // A key is a file name in models/hardware, never a path out of it.
   CHECK_THROWS_AS(catalog.accelerator("../hardware/h100-sxm"), ConfigError);
 }
