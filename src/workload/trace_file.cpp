@@ -14,7 +14,10 @@ namespace tf::workload {
 
 namespace {
 
-constexpr int64_t kCheckpointEvery = 1024;  // rows between entries of the sparse seek index
+// Rows between entries of the sparse seek index. Each replica of a trace starts by skipping, on average,
+// half this many rows (parsed, then dropped); 256 keeps that small for 40 replicas while a 100-million-row
+// trace still needs only 12 MB of index.
+constexpr int64_t kCheckpointEvery = 256;
 
 bool is_blank(std::string_view s) {
   return std::all_of(s.begin(), s.end(), [](char c) { return c == ' ' || c == '\t' || c == '\r'; });
@@ -100,8 +103,13 @@ std::string seconds_text(int64_t ns) {
 
 }  // namespace
 
+int64_t TraceFile::Rows::bytes() const {
+  return static_cast<int64_t>(time_ns.size() * (3 * sizeof(int64_t) + sizeof(size_t)) + time_ns.size() / 8 +
+                              blocks.size() * sizeof(uint64_t));
+}
+
 TraceFile::TraceFile(const std::string& format, const std::string& path, std::optional<int64_t> max_rows,
-                     const std::string& format_where)
+                     const std::string& format_where, int64_t cache_bytes)
     : format_(trace_format_registry().find(format)), path_(path) {
   if (!format_) {
     // Named by where the scenario gave it when known; the trace path is in the message either way.
@@ -126,6 +134,8 @@ TraceFile::TraceFile(const std::string& format, const std::string& path, std::op
     }
   }
 
+  // Kept rows are collected while they fit the budget; past it, collecting stops for good and cursors stream.
+  auto rows = cache_bytes > 0 ? std::make_shared<Rows>() : nullptr;
   TraceRow row;
   int64_t previous_ns = 0;
   while (in.next()) {
@@ -149,6 +159,15 @@ TraceFile::TraceFile(const std::string& format, const std::string& path, std::op
       for (uint64_t b : row.prefix_blocks)
         prefix_block_bound_ = std::max(prefix_block_bound_, b + 1);
       ++rows_;
+      if (rows) {
+        rows->time_ns.push_back(rel);
+        rows->input_tokens.push_back(row.input_tokens);
+        rows->output_tokens.push_back(row.output_tokens);
+        rows->output_clamped.push_back(row.output_clamped);
+        rows->blocks.insert(rows->blocks.end(), row.prefix_blocks.begin(), row.prefix_blocks.end());
+        rows->blocks_end.push_back(rows->blocks.size());
+        if (rows_ % kCheckpointEvery == 0 && rows->bytes() > cache_bytes) rows.reset();
+      }
     }
     previous_ns = row.time_ns;
     ++file_rows_;
@@ -157,11 +176,17 @@ TraceFile::TraceFile(const std::string& format, const std::string& path, std::op
     throw ConfigError(path, fmt::format("line {}", in.line_no() + 1),
                       parser->has_header() ? "empty trace: expected at least one request row after the header"
                                            : "empty trace: expected at least one request row");
+  if (rows && rows->bytes() <= cache_bytes) cache_ = std::move(rows);
 }
 
 struct TraceFile::Cursor::State {
-  State(const std::string& path, const TraceFormat& format) : reader(path), parser(format.make_parser()) {}
-  LineReader reader;
+  // Streaming from disk.
+  State(const std::string& path, const TraceFormat& format)
+      : reader(std::in_place, path), parser(format.make_parser()) {}
+  // Reading the rows held in memory.
+  explicit State(std::shared_ptr<const Rows> kept) : cached(std::move(kept)) {}
+  std::shared_ptr<const Rows> cached;
+  std::optional<LineReader> reader;
   std::unique_ptr<RowParser> parser;
   int64_t next_index = 0;  // of the next row the reader returns
   int64_t rows = 0;        // kept rows of the file
@@ -176,13 +201,28 @@ TraceFile::Cursor& TraceFile::Cursor::operator=(Cursor&&) noexcept = default;
 
 std::optional<TraceFile::Row> TraceFile::Cursor::next() {
   State& s = *state_;
-  while (s.next_index < s.rows && s.reader.next()) {
+  if (s.cached) {
+    if (s.next_index >= s.rows) return std::nullopt;
+    const Rows& c = *s.cached;
+    const auto i = static_cast<size_t>(s.next_index++);
+    Row out;
+    out.index = static_cast<int64_t>(i);
+    out.time_ns = c.time_ns[i];
+    out.data.time_ns = c.time_ns[i] + s.first_ns;
+    out.data.input_tokens = c.input_tokens[i];
+    out.data.output_tokens = c.output_tokens[i];
+    out.data.output_clamped = c.output_clamped[i];
+    const auto begin = c.blocks.begin() + static_cast<std::ptrdiff_t>(i == 0 ? 0 : c.blocks_end[i - 1]);
+    out.data.prefix_blocks.assign(begin, c.blocks.begin() + static_cast<std::ptrdiff_t>(c.blocks_end[i]));
+    return out;
+  }
+  while (s.next_index < s.rows && s.reader->next()) {
     Row out;
     try {
-      s.parser->parse(s.reader.line(), out.data);
+      s.parser->parse(s.reader->line(), out.data);
     } catch (const RowError& e) {
       // The file passed validation at open, so it changed since.
-      s.reader.fail(std::string(e.what()) + " (the trace file changed after it was opened)");
+      s.reader->fail(std::string(e.what()) + " (the trace file changed after it was opened)");
     }
     out.index = s.next_index++;
     out.time_ns = out.data.time_ns - s.first_ns;
@@ -194,6 +234,15 @@ std::optional<TraceFile::Row> TraceFile::Cursor::next() {
 }
 
 TraceFile::Cursor TraceFile::rows_after(int64_t after_ns) const {
+  if (cache_) {
+    auto state = std::make_unique<Cursor::State>(cache_);
+    const auto& t = cache_->time_ns;
+    state->next_index = std::upper_bound(t.begin(), t.end(), after_ns) - t.begin();
+    state->rows = rows_;
+    state->first_ns = first_ns_;
+    state->after_ns = after_ns;
+    return Cursor(std::move(state));
+  }
   auto state = std::make_unique<Cursor::State>(path_, *format_);
   if (!header_.empty()) {
     try {
@@ -207,7 +256,7 @@ TraceFile::Cursor TraceFile::rows_after(int64_t after_ns) const {
   auto it = std::upper_bound(checkpoints_.begin(), checkpoints_.end(), after_ns,
                              [](int64_t t, const Checkpoint& c) { return t < c.time_ns; });
   const Checkpoint& start = it == checkpoints_.begin() ? checkpoints_.front() : *std::prev(it);
-  state->reader.seek(start.offset, start.line_before);
+  state->reader->seek(start.offset, start.line_before);
   state->next_index = start.row_index;
   state->rows = rows_;
   state->first_ns = first_ns_;

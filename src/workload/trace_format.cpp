@@ -22,10 +22,11 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-// Splits a CSV line into fields. Fields may be double-quoted (the quotes are dropped; numbers never hold
-// escaped quotes, so "" inside a quoted field is kept as is).
-std::vector<std::string_view> split_csv(std::string_view line) {
-  std::vector<std::string_view> out;
+// Splits a CSV line into fields, into `out` (cleared first; reused across lines so that reading a row
+// allocates nothing). Fields may be double-quoted (the quotes are dropped; numbers never hold escaped
+// quotes, so "" inside a quoted field is kept as is).
+void split_csv(std::string_view line, std::vector<std::string_view>& out) {
+  out.clear();
   size_t pos = 0;
   while (true) {
     std::string_view rest = line.substr(pos);
@@ -39,13 +40,13 @@ std::vector<std::string_view> split_csv(std::string_view line) {
       if (close == std::string_view::npos) throw RowError("unterminated quoted field");
       out.push_back(rest.substr(lead + 1, close - lead - 1));
       size_t comma = rest.find(',', close + 1);
-      if (comma == std::string_view::npos) return out;
+      if (comma == std::string_view::npos) return;
       pos += comma + 1;
       continue;
     }
     size_t comma = rest.find(',');
     out.push_back(trim(rest.substr(0, comma)));
-    if (comma == std::string_view::npos) return out;
+    if (comma == std::string_view::npos) return;
     pos += comma + 1;
   }
 }
@@ -120,7 +121,8 @@ class CsvParser : public RowParser {
   bool has_header() const override { return true; }
 
   void header(std::string_view line) override {
-    auto fields = split_csv(line);
+    std::vector<std::string_view> fields;
+    split_csv(line, fields);
     width_ = fields.size();
     index_.assign(columns_.size(), SIZE_MAX);
     for (size_t c = 0; c < columns_.size(); ++c)
@@ -134,30 +136,30 @@ class CsvParser : public RowParser {
   }
 
  protected:
-  // The fields of a data line in the order of columns_.
-  std::vector<std::string_view> fields(std::string_view line) const {
-    auto all = split_csv(line);
-    if (all.size() != width_)
+  // The fields of a data line in the order of columns_; valid until the next call.
+  const std::vector<std::string_view>& fields(std::string_view line) {
+    split_csv(line, all_);
+    if (all_.size() != width_)
       throw RowError(fmt::format("expected {} comma-separated fields as in the header ({}), found {}", width_,
-                                 fmt::join(columns_, ", "), all.size()));
-    std::vector<std::string_view> out;
-    out.reserve(columns_.size());
+                                 fmt::join(columns_, ", "), all_.size()));
+    picked_.clear();
     for (size_t i : index_)
-      out.push_back(all[i]);
-    return out;
+      picked_.push_back(all_[i]);
+    return picked_;
   }
 
  private:
   std::vector<std::string> columns_;
   std::vector<size_t> index_;
   size_t width_ = 0;
+  std::vector<std::string_view> all_, picked_;  // scratch, reused across lines
 };
 
 class AzureParser final : public CsvParser {
  public:
   AzureParser() : CsvParser({"TIMESTAMP", "ContextTokens", "GeneratedTokens"}) {}
   void parse(std::string_view line, TraceRow& row) override {
-    auto f = fields(line);
+    const auto& f = fields(line);
     row.time_ns = parse_wall_clock_ns(trim(f[0]));
     set_input_tokens(row, parse_integer(f[1], "ContextTokens"), "ContextTokens");
     set_output_tokens(row, parse_integer(f[2], "GeneratedTokens"), "GeneratedTokens");
@@ -169,7 +171,7 @@ class VidurParser final : public CsvParser {
  public:
   VidurParser() : CsvParser({"arrived_at", "num_prefill_tokens", "num_decode_tokens"}) {}
   void parse(std::string_view line, TraceRow& row) override {
-    auto f = fields(line);
+    const auto& f = fields(line);
     row.time_ns = to_ns(parse_number(f[0], "arrived_at"), 1e9, "arrived_at");
     set_input_tokens(row, parse_integer(f[1], "num_prefill_tokens"), "num_prefill_tokens");
     set_output_tokens(row, parse_integer(f[2], "num_decode_tokens"), "num_decode_tokens");
@@ -181,6 +183,7 @@ class MooncakeParser final : public RowParser {
  public:
   bool has_header() const override { return false; }
   void parse(std::string_view line, TraceRow& row) override {
+    if (parse_plain(line, row)) return;
     nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
     if (j.is_discarded())
       throw RowError(
@@ -223,6 +226,110 @@ class MooncakeParser final : public RowParser {
     if (ms > limit || ms < -limit) throw RowError(fmt::format("timestamp {} ms is out of range", ms));
     return ms * 1'000'000;
   }
+
+  // A JSON integer without sign, fraction or exponent, of at most 19 digits (so it fits in 64 bits), at p;
+  // advances p past it.
+  static bool scan_integer(const char*& p, const char* end, uint64_t& v) {
+    const char* start = p;
+    const char* q = p;
+    uint64_t x = 0;
+    for (; q != end; ++q) {
+      auto d = static_cast<unsigned>(static_cast<unsigned char>(*q)) - unsigned{'0'};
+      if (d > 9) break;
+      x = x * 10 + d;
+    }
+    const auto n = q - start;
+    if (n == 0 || n > 19 || (start[0] == '0' && n > 1)) return false;  // JSON has no leading zeros
+    if (q != end && (*q == '.' || *q == 'e' || *q == 'E')) return false;
+    p = q;
+    v = x;
+    return true;
+  }
+
+  // The shape every line of the published Mooncake traces has: one flat object with the four known keys,
+  // each once, whose values are non-negative integers (hash_ids: an array of them). Scanning that shape by
+  // hand is about 20 times cheaper than building a JSON document, and a replay of many replicas reads
+  // every row once per replica. Anything else (floats, signs, escapes, other keys, repeated keys, bad
+  // syntax) returns false before touching `row`, and the line goes through the JSON parser above, which
+  // accepts every valid spelling and words the errors. The checks after the scan are the same calls in
+  // the same order, so the two paths give the same rows and the same messages.
+  bool parse_plain(std::string_view line, TraceRow& row) {
+    const char* p = line.data();
+    const char* const end = p + line.size();
+    auto skip_space = [&] {
+      while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+        ++p;
+    };
+    auto integer = [&](uint64_t& v) { return scan_integer(p, end, v); };
+    enum Key { timestamp, input_length, output_length, hash_ids, keys };
+    static constexpr std::string_view names[keys] = {"timestamp", "input_length", "output_length", "hash_ids"};
+    bool seen[keys] = {};
+    uint64_t value[keys] = {};
+    blocks_.clear();
+
+    skip_space();
+    if (p == end || *p++ != '{') return false;
+    skip_space();
+    if (p < end && *p == '}') return false;  // an empty object: the JSON parser names the missing key
+    while (true) {
+      if (p == end || *p++ != '"') return false;
+      const char* name = p;
+      while (p < end && *p != '"' && *p != '\\')
+        ++p;
+      if (p == end || *p != '"') return false;
+      std::string_view key(name, static_cast<size_t>(p - name));
+      ++p;
+      int k = 0;
+      while (k < keys && names[k] != key)
+        ++k;
+      if (k == keys || seen[k]) return false;
+      seen[k] = true;
+      skip_space();
+      if (p == end || *p++ != ':') return false;
+      skip_space();
+      if (k == hash_ids) {
+        if (p == end || *p++ != '[') return false;
+        skip_space();
+        if (p < end && *p == ']') {
+          ++p;
+        } else {
+          while (true) {
+            uint64_t b = 0;
+            if (!integer(b)) return false;
+            blocks_.push_back(b);
+            skip_space();
+            if (p == end) return false;
+            if (*p == ']') {
+              ++p;
+              break;
+            }
+            if (*p++ != ',') return false;
+            skip_space();
+          }
+        }
+      } else if (!integer(value[k]) || value[k] > static_cast<uint64_t>(INT64_MAX)) {
+        return false;
+      }
+      skip_space();
+      if (p == end) return false;
+      if (*p == '}') {
+        ++p;
+        break;
+      }
+      if (*p++ != ',') return false;
+      skip_space();
+    }
+    skip_space();
+    if (p != end || !seen[timestamp] || !seen[input_length] || !seen[output_length]) return false;
+
+    row.time_ns = ms_to_ns(static_cast<int64_t>(value[timestamp]));
+    set_input_tokens(row, static_cast<int64_t>(value[input_length]), "\"input_length\"");
+    set_output_tokens(row, static_cast<int64_t>(value[output_length]), "\"output_length\"");
+    row.prefix_blocks.assign(blocks_.begin(), blocks_.end());
+    return true;
+  }
+
+  std::vector<uint64_t> blocks_;  // scratch for hash_ids, reused across lines
 };
 
 }  // namespace

@@ -7,11 +7,12 @@
 // Replicas: R superimposed copies, replica r shifted by r * span / R and wrapped around modulo the span
 // (the time from the first to the last kept row). A shifted time t + s that passes the span becomes
 // t + s - span, so every copy covers the whole window [0, span] and the offered load stays uniform over it,
-// instead of piling a tail past the end. Replica 0 is the trace itself. Replica r reads as two streamed
-// segments: first the rows with t > span - s (they wrap to the front), then the rows with t <= span - s;
-// the file is opened again for each segment (seeking to the segment start through the sparse index), so
-// memory stays O(R) open files, not O(rows). Times are integer nanoseconds until the final division, so
-// segments join in order exactly. Ties between replicas go to the lower replica.
+// instead of piling a tail past the end. Replica 0 is the trace itself. Replica r reads as two segments:
+// first the rows with t > span - s (they wrap to the front), then the rows with t <= span - s, each through
+// its own cursor (trace_file.hpp: rows held in memory for a small trace, shared by every replica; for a
+// large one the file is opened again per segment and read from the segment start, so memory stays O(R)
+// open files, not O(rows)). Times are integer nanoseconds until the final division, so segments join in
+// order exactly. Ties between replicas go to the lower replica.
 //
 // Prefix blocks: replica r > 0 gets its own block ids (id + r x (largest id + 1)), as its requests stand for
 // other users with other conversations; sharing within a replica is kept, sharing across replicas is not,

@@ -1,5 +1,6 @@
 #include "workload/workload.hpp"
 
+#include <algorithm>
 #include <queue>
 
 #include "core/error.hpp"
@@ -35,10 +36,16 @@ Workload::Workload(const config::WorkloadConfig& cfg, const std::vector<std::str
     auto source = std::make_unique<TraceSource>(cfg.traces[i], i, cfg.rate_scale, classes, seed);
     impl_->stats.trace_rows += source->file().rows();
     impl_->stats.clamped_outputs += source->file().clamped_outputs();
+    impl_->stats.expected_span =
+        std::max(impl_->stats.expected_span, source->file().span() / (cfg.traces[i].rate_scale * cfg.rate_scale));
     impl_->sources.push_back(std::move(source));
   }
   for (size_t i = 0; i < cfg.synthetic.size(); ++i) {
     const auto index = static_cast<uint32_t>(cfg.traces.size() + i);
+    const auto& g = cfg.synthetic[i];
+    if (g.count && g.rate > 0)
+      impl_->stats.expected_span =
+          std::max(impl_->stats.expected_span, Seconds(static_cast<double>(*g.count) / (g.rate * cfg.rate_scale)));
     impl_->sources.push_back(
         std::make_unique<SyntheticSource>(cfg.synthetic[i], i, index, cfg.rate_scale, classes, seed, duration));
   }

@@ -1,7 +1,8 @@
 #pragma once
 // The request stream of a scenario: every trace and synthetic generator of the scenario's workload,
-// each rate-scaled and replicated, merged in arrival order. Streams: a trace is read from disk as the
-// simulation consumes it (plus one validating pass at open), never held whole in memory.
+// each rate-scaled and replicated, merged in arrival order. Requests are produced as the simulation
+// consumes them. A trace is validated in one pass at open; then a small trace (up to 256 MiB of compact rows,
+// trace_file.hpp) is read from memory, and a larger one is read again from disk, streaming.
 
 #include <filesystem>
 #include <memory>
@@ -25,6 +26,10 @@ struct WorkloadStats {
   int64_t sources = 0;          // traces + synthetic generators
   int64_t trace_rows = 0;       // rows kept from all traces (after max_requests, before replicas)
   int64_t clamped_outputs = 0;  // of those, rows whose 0 output tokens were raised to 1 (trace_format.hpp)
+  // When the last arrival is due, before any scenario duration cuts it: the longest trace span after rate
+  // scaling, or a count-bounded generator's expected span (count x mean gap). 0 when no source is bounded
+  // on its own (generators that run until the duration). For progress estimates; not a simulation input.
+  Seconds expected_span;
 };
 
 class Workload {
