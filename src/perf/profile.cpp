@@ -8,6 +8,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <string_view>
 
 #include "core/error.hpp"
 
@@ -15,27 +16,44 @@ namespace tf::perf {
 
 namespace {
 
-// A CSV file with a header, split into fields; reports problems with the file's path and line.
+// A CSV file with a header, split into fields; reports problems with the file's path and line. The file is read
+// into one buffer and fields are views into it: start-up parses ~6 MB of tables per accelerator, and a string
+// per field made that the largest fixed cost of a run (docs/performance.md).
 class Csv {
  public:
   explicit Csv(const std::filesystem::path& file) : file_(file.string()) {
     std::ifstream in(file, std::ios::binary);
     if (!in) throw ConfigError(file_, "", "cannot open measured table");
-    std::string line;
-    if (!std::getline(in, line)) throw ConfigError(file_, "line 1", "empty file: expected a CSV header");
-    header_ = split(line);
-    int64_t number = 1;
-    while (std::getline(in, line)) {
+    in.seekg(0, std::ios::end);
+    buffer_.resize(static_cast<size_t>(std::max<std::streamoff>(in.tellg(), 0)));
+    in.seekg(0, std::ios::beg);
+    in.read(buffer_.data(), static_cast<std::streamsize>(buffer_.size()));
+    std::string_view rest(buffer_);
+    int64_t number = 0;
+    bool header = true;
+    std::vector<std::string_view> fields;
+    while (!rest.empty()) {
+      size_t nl = rest.find('\n');
+      std::string_view line = rest.substr(0, nl);
+      rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
       ++number;
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      if (line.empty()) continue;
-      auto f = split(line);
-      if (f.size() != header_.size())
+      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+      if (line.empty() && !header) continue;
+      fields.clear();
+      split(line, fields);
+      if (header) {
+        for (auto f : fields)
+          header_.emplace_back(f);
+        header = false;
+        continue;
+      }
+      if (fields.size() != header_.size())
         throw ConfigError(file_, fmt::format("line {}", number),
-                          fmt::format("expected {} comma-separated fields, got {}", header_.size(), f.size()));
-      rows_.push_back(std::move(f));
+                          fmt::format("expected {} comma-separated fields, got {}", header_.size(), fields.size()));
+      fields_.insert(fields_.end(), fields.begin(), fields.end());
       lines_.push_back(number);
     }
+    if (header) throw ConfigError(file_, "line 1", "empty file: expected a CSV header");
   }
 
   // Index of a required column.
@@ -57,12 +75,12 @@ class Csv {
     return false;
   }
 
-  size_t rows() const { return rows_.size(); }
-  const std::string& text(size_t row, size_t col) const { return rows_[row][col]; }
+  size_t rows() const { return lines_.size(); }
+  std::string text(size_t row, size_t col) const { return std::string(field(row, col)); }
 
   // A finite, non-negative number.
   double number(size_t row, size_t col) const {
-    const std::string& s = rows_[row][col];
+    std::string_view s = field(row, col);
     double v = 0.0;
     const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
     if (ec != std::errc() || end != s.data() + s.size() || !std::isfinite(v))
@@ -74,29 +92,28 @@ class Csv {
   double latency(size_t row, size_t col) const {
     const double ms = number(row, col);
     if (!(ms > 0.0))
-      throw ConfigError(file_, where(row, col), fmt::format("latency must be positive, got {}", rows_[row][col]));
+      throw ConfigError(file_, where(row, col), fmt::format("latency must be positive, got {}", field(row, col)));
     return ms * 1e-3;
   }
 
  private:
-  static std::vector<std::string> split(const std::string& line) {
-    std::vector<std::string> out;
-    size_t start = 0;
+  std::string_view field(size_t row, size_t col) const { return fields_[row * header_.size() + col]; }
+  static void split(std::string_view line, std::vector<std::string_view>& out) {
     for (;;) {
-      const size_t comma = line.find(',', start);
-      out.push_back(line.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
-      if (comma == std::string::npos) break;
-      start = comma + 1;
+      const size_t comma = line.find(',');
+      out.push_back(line.substr(0, comma));
+      if (comma == std::string_view::npos) break;
+      line.remove_prefix(comma + 1);
     }
-    return out;
   }
   std::string where(size_t row, size_t col) const {
     return fmt::format("line {}, column '{}'", lines_[row], header_[col]);
   }
 
   std::string file_;
+  std::string buffer_;
   std::vector<std::string> header_;
-  std::vector<std::vector<std::string>> rows_;
+  std::vector<std::string_view> fields_;  // rows x columns, views into buffer_
   std::vector<int64_t> lines_;
 };
 
@@ -155,7 +172,7 @@ std::vector<CommRow> read_comm(const std::filesystem::path& file) {
   std::vector<CommRow> out;
   for (size_t r = 0; r < c.rows(); ++r) {
     // Only 2-byte element types are used (NCCL "half", TRT-LLM "bfloat16"); int8 rows are skipped.
-    const std::string& type = c.text(r, dt);
+    const std::string type = c.text(r, dt);
     if (type != "half" && type != "bfloat16" && type != "float16") continue;
     out.push_back({c.text(r, op), c.number(r, g), 2.0 * c.number(r, size), c.latency(r, lat)});
   }
