@@ -1,8 +1,8 @@
 #pragma once
 // The factory a scenario describes, resolved against the catalog and checked: each pool's accelerator,
 // model, perf model, role and prefix cache, how many instances it holds, which model group (the pools
-// serving one model) it belongs to, and the prices. Building it runs every check that needs the catalog, so `tokenfactory
-// validate` and `run` reject the same scenarios with the same messages. No SimGrid here.
+// serving one model) it belongs to, and the prices. Building it runs every check that needs the catalog, so
+// `tokenfactory validate` and `run` reject the same scenarios with the same messages. No SimGrid here.
 
 #include <memory>
 #include <string>
@@ -40,10 +40,10 @@ struct PoolPlan {
 
 struct FactoryPlan {
   std::vector<PoolPlan> pools;
-  std::vector<std::string> model_groups;               // group index -> scenario model key
-  std::vector<config::ClassConfig> classes;            // by class id (Scenario::class_names order)
-  std::vector<uint32_t> class_group;                   // class id -> model group
-  std::vector<std::vector<uint32_t>> group_instances;  // model group -> instances taking requests (colocated, prefill)
+  std::vector<std::string> model_groups;                // group index -> scenario model key
+  std::vector<config::ClassConfig> classes;             // by class id (Scenario::class_names order)
+  std::vector<uint32_t> class_group;                    // class id -> model group
+  std::vector<std::vector<uint32_t>> group_instances;   // model group -> instances taking requests (colocated, prefill)
   std::vector<std::vector<uint32_t>> decode_instances;  // model group -> decode instances (disaggregated)
   const serving::RouterInfo* router = nullptr;
   const serving::RouterInfo* decode_router = nullptr;

@@ -41,7 +41,8 @@ double Instance::kv_load() const {
   if (kv_capacity_blocks_ == 0) return 1.0;
   int64_t need = kv_used_blocks_;
   for (const auto& [prio, q] : waiting_)
-    for (const auto& s : q) need += blocks_for(s.target + 1);
+    for (const auto& s : q)
+      need += blocks_for(s.target + 1);
   return static_cast<double>(need) / static_cast<double>(kv_capacity_blocks_);
 }
 
@@ -50,8 +51,7 @@ int64_t Instance::cached_prefix_blocks(const std::vector<uint64_t>* blocks) cons
   return cache_.cache->lookup(*blocks).blocks;
 }
 
-Seconds Instance::predicted_prefill_done(int64_t input_tokens, const std::vector<uint64_t>* blocks,
-                                         Seconds now) const {
+Seconds Instance::predicted_prefill_done(int64_t input_tokens, const std::vector<uint64_t>* blocks, Seconds now) const {
   double t = phase_ == Phase::idle ? 0.0 : std::max(0.0, seg_end_ - now.value());
   int64_t cached = std::min(cached_prefix_blocks(blocks) * kPrefixBlockTokens, input_tokens - 1);
   int64_t tokens = queued_prefill_tokens_ + input_tokens - cached;
@@ -275,7 +275,8 @@ void Instance::admit(Seq s, int64_t blocks) {
     const auto& cache = *cache_.cache;
     auto hit = cache.lookup(*s.req.prefix_blocks);
     usage_.prefix_lookup_blocks += static_cast<int64_t>(s.req.prefix_blocks->size());
-    for (size_t t = 0; t < hit.per_tier.size(); ++t) usage_.prefix_hit_blocks[t] += hit.per_tier[t];
+    for (size_t t = 0; t < hit.per_tier.size(); ++t)
+      usage_.prefix_hit_blocks[t] += hit.per_tier[t];
     int64_t cached = std::min(hit.blocks * kPrefixBlockTokens, s.target - 1);
     if (cached > 0) {
       // Copy time of the blocks that are not already in this instance's HBM.
@@ -492,7 +493,8 @@ void Instance::retire(double now) {
     if (!done(s)) continue;
     kv_used_blocks_ -= s.blocks;
     double tbt = 0;
-    for (double g : s.top_gaps) tbt += g;
+    for (double g : s.top_gaps)
+      tbt += g;
     if (!s.top_gaps.empty()) tbt /= static_cast<double>(s.top_gaps.size());
     sink_->finished(s.req.id, id_, Seconds(now), {Seconds(s.max_gap), Seconds(tbt)});
   }

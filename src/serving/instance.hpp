@@ -72,7 +72,7 @@ struct SeqRequest {
   uint64_t id = 0;
   int64_t input_tokens = 0;
   int64_t output_tokens = 0;
-  int priority = 0;                                  // higher first
+  int priority = 0;                                      // higher first
   const std::vector<uint64_t>* prefix_blocks = nullptr;  // 512-token block hashes; owned by the engine
 };
 
@@ -84,9 +84,9 @@ struct InstanceUsage {
   int64_t prefill_tokens = 0;  // prompt tokens computed
   int64_t decode_tokens = 0;   // output tokens produced here
   int64_t preemptions = 0;
-  Bytes swapped;                      // KV bytes copied to and from host memory
-  int64_t cached_tokens = 0;          // prompt tokens taken from the prefix cache instead of computed
-  int64_t prefix_lookup_blocks = 0;   // prompt blocks looked up in the prefix cache
+  Bytes swapped;                           // KV bytes copied to and from host memory
+  int64_t cached_tokens = 0;               // prompt tokens taken from the prefix cache instead of computed
+  int64_t prefix_lookup_blocks = 0;        // prompt blocks looked up in the prefix cache
   std::vector<int64_t> prefix_hit_blocks;  // of which found, per tier
 };
 
@@ -193,7 +193,7 @@ class Instance {
   std::vector<Seq> running_;
   std::map<int, std::deque<Seq>, std::greater<>> waiting_;  // by priority, highest first; FIFO within
   int64_t waiting_count_ = 0;
-  std::vector<Seq> swapped_;  // swapped-out sequences, resumed before new admissions
+  std::vector<Seq> swapped_;     // swapped-out sequences, resumed before new admissions
   std::vector<Seq> handed_off_;  // prefill role: done, KV held until released
   std::vector<Handoff> handoffs_;
   int64_t kv_used_blocks_ = 0;

@@ -6,7 +6,8 @@ namespace tf::serving {
 
 PrefixCache::PrefixCache(std::vector<CacheTier> tiers) : tiers_(std::move(tiers)), lru_(tiers_.size()) {
   TF_ASSERT(!tiers_.empty(), "a prefix cache needs at least one tier");
-  for (const auto& t : tiers_) TF_ASSERT(t.capacity_blocks != 0, "a cache tier needs capacity");
+  for (const auto& t : tiers_)
+    TF_ASSERT(t.capacity_blocks != 0, "a cache tier needs capacity");
 }
 
 PrefixCache::Lookup PrefixCache::lookup(const std::vector<uint64_t>& blocks) const {

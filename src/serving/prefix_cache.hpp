@@ -17,9 +17,9 @@
 namespace tf::serving {
 
 struct CacheTier {
-  std::string name;                // "hbm", "dram", "ssd"
-  int64_t capacity_blocks = -1;    // -1: unbounded
-  BytesPerSecond bandwidth;        // reading a block back into HBM (0 for the HBM tier: no copy)
+  std::string name;              // "hbm", "dram", "ssd"
+  int64_t capacity_blocks = -1;  // -1: unbounded
+  BytesPerSecond bandwidth;      // reading a block back into HBM (0 for the HBM tier: no copy)
 };
 
 class PrefixCache {
@@ -28,8 +28,8 @@ class PrefixCache {
   explicit PrefixCache(std::vector<CacheTier> tiers);
 
   struct Lookup {
-    int64_t blocks = 0;               // length of the cached prefix, in blocks
-    std::vector<int64_t> per_tier;    // of which found in each tier
+    int64_t blocks = 0;             // length of the cached prefix, in blocks
+    std::vector<int64_t> per_tier;  // of which found in each tier
   };
   // The longest prefix of `blocks` held in any tier. Does not change the cache.
   Lookup lookup(const std::vector<uint64_t>& blocks) const;
