@@ -16,6 +16,7 @@
 #include <iostream>
 
 #include "catalog/catalog.hpp"
+#include "cli/atomic_file.hpp"
 #include "cli/check_command.hpp"
 #include "cli/fidelity_command.hpp"
 #include "cli/progress.hpp"
@@ -80,19 +81,6 @@ tf::workload::Workload open_workload(const tf::config::Scenario& s) {
   }
 }
 
-// Writes `text` to dir/name through a temporary file, so a reader never sees a half-written file.
-void write_file(const fs::path& dir, const std::string& name, const std::function<void(std::ostream&)>& body) {
-  fs::path tmp = dir / (name + ".tmp");
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw tf::ConfigError(tmp.string(), "", "cannot write file");
-    body(out);
-    out.flush();
-    if (!out) throw tf::ConfigError(tmp.string(), "", "write failed");
-  }
-  fs::rename(tmp, dir / name);
-}
-
 // Peak resident memory of this process so far, in bytes (what `/usr/bin/time -v` calls maximum resident
 // set size).
 double peak_rss_bytes() {
@@ -140,10 +128,14 @@ int cmd_run(const std::string& file, const std::vector<std::string>& sets, std::
   auto t2 = std::chrono::steady_clock::now();
   auto results = tf::report::assemble(s, l.plan, run);
 
-  write_file(dir, "scenario.resolved.json", [&](std::ostream& o) { o << l.scenario.resolved.dump(2) << "\n"; });
-  write_file(dir, "requests.csv", [&](std::ostream& o) { tf::report::write_requests_csv(o, results); });
-  write_file(dir, "timeseries.csv", [&](std::ostream& o) { tf::report::write_timeseries_csv(o, results); });
-  write_file(dir, "results.json", [&](std::ostream& o) { o << tf::report::results_json(results).dump(2) << "\n"; });
+  tf::cli::write_file_atomically(dir / "scenario.resolved.json",
+                                 [&](std::ostream& o) { o << l.scenario.resolved.dump(2) << "\n"; });
+  tf::cli::write_file_atomically(dir / "requests.csv",
+                                 [&](std::ostream& o) { tf::report::write_requests_csv(o, results); });
+  tf::cli::write_file_atomically(dir / "timeseries.csv",
+                                 [&](std::ostream& o) { tf::report::write_timeseries_csv(o, results); });
+  tf::cli::write_file_atomically(dir / "results.json",
+                                 [&](std::ostream& o) { o << tf::report::results_json(results).dump(2) << "\n"; });
 
   double wall = seconds_since(t0);
   if (!quiet) {

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "cli/atomic_file.hpp"
 #include "cli/sweep_collect.hpp"
 #include "core/error.hpp"
 #include "report/html_report.hpp"
@@ -13,23 +14,6 @@
 namespace fs = std::filesystem;
 
 namespace tf::cli {
-
-namespace {
-
-void write_page(const fs::path& file, const std::string& html) {
-  fs::path tmp = file;
-  tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw ConfigError(tmp.string(), "", "cannot write file");
-    out << html;
-    out.flush();
-    if (!out) throw ConfigError(tmp.string(), "", "write failed");
-  }
-  fs::rename(tmp, file);
-}
-
-}  // namespace
 
 CLI::App* add_report_command(CLI::App& app, ReportOptions& o) {
   auto* c = app.add_subcommand("report",
@@ -53,7 +37,7 @@ int run_report(const ReportOptions& o) {
       for (const auto& p : manifest["points"]) {
         fs::path point = dir / p["name"].get<std::string>();
         if (!fs::exists(point / "results.json")) continue;
-        write_page(point / "report.html", report::render_html(report::run_report_data(point)));
+        write_file_atomically(point / "report.html", report::render_html(report::run_report_data(point)));
         ++written;
       }
       std::cout << fmt::format("wrote report.html into {} point directories\n", written);
@@ -66,7 +50,7 @@ int run_report(const ReportOptions& o) {
                       "neither a run (results.json) nor a sweep (points.json): give the --out directory of "
                       "tokenfactory run or sweep");
   }
-  write_page(out, html);
+  write_file_atomically(out, html);
   std::cout << fmt::format("wrote {} ({:.0f} KB)\n", out.string(), static_cast<double>(html.size()) / 1024.0);
   return 0;
 }

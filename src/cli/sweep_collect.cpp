@@ -6,6 +6,7 @@
 #include <fstream>
 #include <set>
 
+#include "cli/atomic_file.hpp"
 #include "core/error.hpp"
 #include "core/json_file.hpp"
 #include "report/expect.hpp"
@@ -17,19 +18,6 @@ using nlohmann::json;
 namespace tf::cli {
 
 namespace {
-
-void write_atomically(const fs::path& file, const std::string& text) {
-  fs::path tmp = file;
-  tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw ConfigError(tmp.string(), "", "cannot write file");
-    out << text;
-    out.flush();
-    if (!out) throw ConfigError(tmp.string(), "", "write failed");
-  }
-  fs::rename(tmp, file);
-}
 
 std::string csv_cell(const json& v) {
   if (v.is_null()) return "";
@@ -159,8 +147,8 @@ CollectCounts collect_sweep(const fs::path& dir, const std::map<std::string, int
            {"parameters", params},
            {"counts", {{"ok", counts.ok}, {"failed", counts.failed}, {"missing", counts.missing}}},
            {"points", points}};
-  write_atomically(dir / "sweep.csv", csv);
-  write_atomically(dir / "sweep.json", out.dump(2) + "\n");
+  write_file_atomically(dir / "sweep.csv", csv);
+  write_file_atomically(dir / "sweep.json", out.dump(2) + "\n");
   return counts;
 }
 

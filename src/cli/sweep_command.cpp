@@ -7,6 +7,7 @@
 #include <iostream>
 #include <map>
 
+#include "cli/atomic_file.hpp"
 #include "cli/child_process.hpp"
 #include "cli/factory_loader.hpp"
 #include "cli/sweep_collect.hpp"
@@ -20,19 +21,6 @@ using nlohmann::json;
 namespace tf::cli {
 
 namespace {
-
-void write_text(const fs::path& file, const std::string& text) {
-  fs::path tmp = file;
-  tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw ConfigError(tmp.string(), "", "cannot write file");
-    out << text;
-    out.flush();
-    if (!out) throw ConfigError(tmp.string(), "", "write failed");
-  }
-  fs::rename(tmp, file);
-}
 
 // The last non-empty line of a run's log: its error message.
 std::string last_line(const fs::path& log) {
@@ -79,7 +67,7 @@ void place_manifest(const fs::path& dir, const json& m) {
                           "choose another --out, or remove the directory to start again");
     return;
   }
-  write_text(file, m.dump(2) + "\n");
+  write_file_atomically(file, m.dump(2) + "\n");
 }
 
 }  // namespace
@@ -139,8 +127,8 @@ int run_sweep(const SweepOptions& o) {
   if (!o.emit_jobs.empty()) {
     fs::path dir = o.emit_jobs;
     place_manifest(dir, m);
-    write_text(dir / "jobs.txt", jobs_file(m, binary, dir));
-    write_text(dir / "sweep.sbatch", sbatch_file(m, dir));
+    write_file_atomically(dir / "jobs.txt", jobs_file(m, binary, dir));
+    write_file_atomically(dir / "sweep.sbatch", sbatch_file(m, dir));
     fs::permissions(dir / "sweep.sbatch", fs::perms::owner_exec | fs::perms::group_exec | fs::perms::others_exec,
                     fs::perm_options::add);
     if (!o.quiet) {
