@@ -15,21 +15,6 @@
 
 namespace tf::test {
 
-// Runs a shell command; stdout and stderr together, unless `merge_stderr` is false (the command then
-// redirects its stderr itself).
-inline Result run_shell(const std::string& command, bool merge_stderr = true) {
-  Result r;
-  FILE* p = popen((merge_stderr ? command + " 2>&1" : command).c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0)
-    r.output.append(buf, n);
-  int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
 inline bool have_program(const std::string& name) {
   return run_shell("command -v " + name + " >/dev/null").exit_code == 0;
 }

@@ -17,10 +17,10 @@ struct Result {
   std::string output;  // stdout and stderr together
 };
 
-inline Result run_binary(const std::string& args) {
-  std::string cmd = std::string(TF_BINARY) + " " + args + " 2>&1";
+// Runs a shell command and collects its output (stderr too unless `merge_stderr` is false).
+inline Result run_shell(const std::string& command, bool merge_stderr = true) {
   Result r;
-  FILE* p = popen(cmd.c_str(), "r");
+  FILE* p = popen((merge_stderr ? command + " 2>&1" : command).c_str(), "r");
   if (!p) return r;
   char buf[4096];
   size_t n;
@@ -29,6 +29,10 @@ inline Result run_binary(const std::string& args) {
   int status = pclose(p);
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
+}
+
+inline Result run_binary(const std::string& args) {
+  return run_shell(std::string(TF_BINARY) + " " + args);
 }
 
 inline std::string read_file(const std::filesystem::path& p) {
