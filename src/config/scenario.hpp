@@ -57,7 +57,74 @@ struct PoolConfig {
   std::string name;
   std::string accelerator;  // catalog key
   int64_t count = 0;        // accelerators in the pool
+  std::string scale_up;     // scale-up domain builder: nvlink-node | nvl72 | ub-supernode ("": from the accelerator)
+  int64_t spares = 0;       // spare accelerators kept powered beside the pool, swapped in for failed ones
   InstanceConfig instance;
+};
+
+// The scale-out fabric the pools' scale-up domains sit under (docs/topologies.md).
+struct TopologyConfig {
+  std::string kind = "ideal";                    // ideal (one non-blocking switch) | clos | rail
+  int tiers = 2;                                 // clos: 2 or 3 switch tiers; rail: rail leaves + spine (2)
+  int radix = 64;                                // ports per switch
+  std::vector<double> oversubscription;          // per tier boundary, bottom up (down:up bandwidth); missing ones are 1
+  std::optional<BytesPerSecond> link_bandwidth;  // switch-to-switch link; absent: the fastest NIC in the cluster
+  Seconds hop_latency = Seconds(1e-6);           // one switch traversal
+  std::string placement = "contiguous";          // contiguous | spread
+  bool allow_split = true;  // may an instance straddle scale-up domains (when it does not divide one)
+};
+
+// What can be bought, per accelerator type (cluster.supply).
+struct SupplyConfig {
+  std::optional<int64_t> available;   // units that can be bought
+  std::optional<Seconds> lead_time;   // reported, not simulated
+  std::optional<Dollars> unit_price;  // overrides the catalog's price
+};
+
+// Failure model per accelerator type (failures.accelerators) or link kind (failures.links: nic, scale_up).
+struct FailureRateConfig {
+  std::optional<double> annual_failure_rate;  // failures per unit per year
+  std::optional<Seconds> mtbf;                // or: mean time between failures of one unit
+  std::optional<Seconds> repair;              // time until the unit serves again (absent: failures.repair)
+};
+
+struct ScriptedFailure {
+  Seconds at;
+  std::string pool;
+  int64_t instance = 0;           // index of the instance within the pool
+  std::optional<Seconds> repair;  // absent: failures.repair
+  std::string where;              // JSON path, for messages
+};
+
+struct FailuresConfig {
+  bool enabled = false;
+  Seconds repair = Seconds(4 * 3600.0);   // default time to repair or replace and restart
+  Seconds restart = Seconds(300.0);       // a spare takes this long to load weights and join
+  std::string blast_radius = "instance";  // instance | domain (a failure takes down its whole scale-up domain)
+  std::map<std::string, FailureRateConfig> accelerators;
+  std::map<std::string, FailureRateConfig> links;
+  std::vector<ScriptedFailure> scripted;
+};
+
+// `tokenfactory plan`: which pools to size, with which accelerator candidates (docs/planning.md).
+struct PlanCandidate {
+  std::string accelerator;
+  std::optional<int> tp, ep;
+  std::string dtype;  // "": keep the pool's
+};
+
+struct PlanPoolConfig {
+  std::string pool;                       // name of a pool in cluster.pools
+  std::vector<PlanCandidate> candidates;  // empty: the pool's own accelerator only
+  int64_t min_count = 0;                  // accelerators; 0: one instance
+  std::optional<int64_t> max_count;       // absent: the supply cap
+};
+
+struct PlanConfig {
+  std::vector<PlanPoolConfig> pools;
+  std::optional<Dollars> budget;     // capex ceiling for the accelerators bought
+  std::optional<double> attainment;  // SLO attainment every class must reach (absent: each class's target)
+  int max_runs = 40;                 // simulations the search may spend
 };
 
 struct RouterConfig {
@@ -74,6 +141,9 @@ struct ClusterConfig {
   RouterConfig router;
   RouterConfig decode_router{"least-kv-load", 1.0};  // disaggregated: the decode instance for a prefilled request
   AdmissionConfig admission;
+  TopologyConfig topology;
+  std::map<std::string, SupplyConfig> supply;  // accelerator key -> what can be bought
+  bool allow_oversubscribe = false;            // run a cluster larger than the supply (reported, not an error)
 };
 
 struct SloConfig {
@@ -168,6 +238,8 @@ struct Scenario {
   CostConfig cost;
   EngineConfig engine;
   MetricsConfig metrics;
+  FailuresConfig failures;
+  std::optional<PlanConfig> plan;
   std::vector<Expectation> expect;  // in the order written (object form: sorted by metric)
 
   // `path` made absolute against data_root (unchanged when already absolute).

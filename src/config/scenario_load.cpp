@@ -169,9 +169,67 @@ PoolConfig parse_pool(const JsonReader& j) {
   if (p.name.empty()) o.required("name").fail("expected a non-empty pool name");
   p.accelerator = o.required("accelerator").as_string();
   p.count = o.required("count").as_int(1, 10'000'000);
+  if (auto v = o.optional("scale_up")) p.scale_up = v->as_enum({"nvlink-node", "nvl72", "ub-supernode"});
+  if (auto v = o.optional("spares")) p.spares = v->as_int(0, 10'000'000);
   p.instance = parse_instance(o.required("instance"));
   o.finish();
   return p;
+}
+
+TopologyConfig parse_topology(const JsonReader& j) {
+  TopologyConfig t;
+  auto o = j.object();
+  if (auto v = o.optional("kind")) t.kind = v->as_enum({"ideal", "clos", "rail"});
+  if (auto v = o.optional("tiers")) t.tiers = static_cast<int>(v->as_int(2, 3));
+  if (auto v = o.optional("radix")) t.radix = static_cast<int>(v->as_int(4, 4096));
+  if (auto v = o.optional("oversubscription")) {
+    if (v->json().is_array()) {
+      for (const auto& x : v->array())
+        t.oversubscription.push_back(x.as_double(1.0, 1024.0));
+      if (t.oversubscription.empty() || t.oversubscription.size() > 2)
+        v->fail("expected one ratio per tier boundary (1 or 2 numbers, bottom up), e.g. [4, 1]");
+    } else {
+      t.oversubscription.push_back(v->as_double(1.0, 1024.0));
+    }
+  }
+  if (auto v = o.optional("link_bandwidth")) {
+    t.link_bandwidth = v->as_bandwidth();
+    if (t.link_bandwidth->value() <= 0) v->fail("expected a positive bandwidth, e.g. \"400Gb/s\"");
+  }
+  if (auto v = o.optional("hop_latency")) {
+    t.hop_latency = v->as_seconds();
+    if (t.hop_latency.value() < 0) v->fail("expected a non-negative duration");
+  }
+  if (auto v = o.optional("placement")) t.placement = v->as_enum({"contiguous", "spread"});
+  if (auto v = o.optional("allow_split")) t.allow_split = v->as_bool();
+  o.finish();
+  return t;
+}
+
+std::map<std::string, SupplyConfig> parse_supply(const JsonReader& j) {
+  std::map<std::string, SupplyConfig> out;
+  auto o = j.object();
+  for (const auto& key : o.keys()) {
+    auto entry = o.required(key);
+    auto eo = entry.object();
+    SupplyConfig s;
+    if (auto v = eo.optional("available")) {
+      if (!v->json().is_number_integer() && !v->json().is_number_unsigned())
+        v->fail("expected a whole number of units (0 or more)");
+      s.available = v->as_int(0, 100'000'000);
+    }
+    if (auto v = eo.optional("lead_time")) {
+      s.lead_time = v->as_seconds();
+      if (s.lead_time->value() < 0) v->fail("expected a non-negative duration, e.g. \"12w\" or \"90d\"");
+    }
+    if (auto v = eo.optional("unit_price")) {
+      s.unit_price = v->as_dollars();
+      if (s.unit_price->value() <= 0) v->fail("expected a positive price, e.g. \"$12000\"");
+    }
+    eo.finish();
+    out[key] = s;
+  }
+  return out;
 }
 
 ClusterConfig parse_cluster(const JsonReader& j) {
@@ -198,8 +256,123 @@ ClusterConfig parse_cluster(const JsonReader& j) {
     c.admission.kind = ao.required("kind").as_enum({"none", "predicted-ttft"});
     ao.finish();
   }
+  if (auto v = o.optional("topology")) c.topology = parse_topology(*v);
+  if (auto v = o.optional("supply")) c.supply = parse_supply(*v);
+  if (auto v = o.optional("allow_oversubscribe")) c.allow_oversubscribe = v->as_bool();
   o.finish();
   return c;
+}
+
+FailureRateConfig parse_failure_rate(const JsonReader& j) {
+  FailureRateConfig f;
+  auto o = j.object();
+  if (auto v = o.optional("annual_failure_rate")) {
+    f.annual_failure_rate = v->as_double();
+    if (!(*f.annual_failure_rate > 0) || *f.annual_failure_rate > 1000)
+      v->fail("expected a positive number of failures per unit per year, e.g. 0.05");
+  }
+  if (auto v = o.optional("mtbf")) {
+    f.mtbf = v->as_seconds();
+    if (!(f.mtbf->value() > 0)) v->fail("expected a positive mean time between failures, e.g. \"50000h\"");
+  }
+  if (auto v = o.optional("repair")) {
+    f.repair = v->as_seconds();
+    if (!(f.repair->value() > 0)) v->fail("expected a positive repair time, e.g. \"4h\"");
+  }
+  if (f.annual_failure_rate && f.mtbf) o.required("mtbf").fail("give either annual_failure_rate or mtbf, not both");
+  if (!f.annual_failure_rate && !f.mtbf) j.fail("expected \"annual_failure_rate\" or \"mtbf\"");
+  o.finish();
+  return f;
+}
+
+FailuresConfig parse_failures(const JsonReader& j) {
+  FailuresConfig f;
+  auto o = j.object();
+  if (auto v = o.optional("enabled")) f.enabled = v->as_bool();
+  if (auto v = o.optional("repair")) {
+    f.repair = v->as_seconds();
+    if (!(f.repair.value() > 0)) v->fail("expected a positive repair time, e.g. \"4h\"");
+  }
+  if (auto v = o.optional("restart")) {
+    f.restart = v->as_seconds();
+    if (f.restart.value() < 0) v->fail("expected a non-negative restart time, e.g. \"5min\"");
+  }
+  if (auto v = o.optional("blast_radius")) f.blast_radius = v->as_enum({"instance", "domain"});
+  if (auto v = o.optional("accelerators")) {
+    auto ao = v->object();
+    for (const auto& k : ao.keys())
+      f.accelerators[k] = parse_failure_rate(ao.required(k));
+  }
+  if (auto v = o.optional("links")) {
+    auto lo = v->object();
+    for (const auto& k : lo.keys()) {
+      if (k != "nic" && k != "scale_up")
+        lo.required(k).fail(fmt::format("unknown link kind \"{}\" (expected nic or scale_up)", k));
+      f.links[k] = parse_failure_rate(lo.required(k));
+    }
+  }
+  if (auto v = o.optional("scripted")) {
+    for (const auto& item : v->array()) {
+      auto io = item.object();
+      ScriptedFailure s;
+      s.where = item.where();
+      s.at = io.required("at").as_seconds();
+      if (s.at.value() < 0) io.required("at").fail("expected a non-negative time");
+      s.pool = io.required("pool").as_string();
+      if (auto x = io.optional("instance")) s.instance = x->as_int(0, 100'000'000);
+      if (auto x = io.optional("repair")) {
+        s.repair = x->as_seconds();
+        if (!(s.repair->value() > 0)) x->fail("expected a positive repair time");
+      }
+      io.finish();
+      f.scripted.push_back(s);
+    }
+  }
+  o.finish();
+  return f;
+}
+
+PlanConfig parse_plan(const JsonReader& j) {
+  PlanConfig p;
+  auto o = j.object();
+  auto pools = o.required("pools");
+  for (const auto& item : pools.array()) {
+    auto io = item.object();
+    PlanPoolConfig pp;
+    pp.pool = io.required("pool").as_string();
+    if (auto c = io.optional("candidates")) {
+      for (const auto& cand : c->array()) {
+        PlanCandidate k;
+        if (cand.json().is_string()) {
+          k.accelerator = cand.as_string();
+        } else {
+          auto co = cand.object();
+          k.accelerator = co.required("accelerator").as_string();
+          if (auto v = co.optional("tp")) k.tp = static_cast<int>(v->as_int(1, 1024));
+          if (auto v = co.optional("ep")) k.ep = static_cast<int>(v->as_int(1, 4096));
+          if (auto v = co.optional("dtype")) k.dtype = v->as_enum({"bf16", "fp16", "fp8", "int8", "fp4"});
+          co.finish();
+        }
+        pp.candidates.push_back(k);
+      }
+      if (pp.candidates.empty()) c->fail("expected at least one candidate accelerator");
+    }
+    if (auto v = io.optional("min_count")) pp.min_count = v->as_int(0, 100'000'000);
+    if (auto v = io.optional("max_count")) pp.max_count = v->as_int(1, 100'000'000);
+    if (pp.max_count && *pp.max_count < pp.min_count)
+      io.required("max_count").fail(fmt::format("max_count {} is below min_count {}", *pp.max_count, pp.min_count));
+    io.finish();
+    p.pools.push_back(pp);
+  }
+  if (p.pools.empty()) pools.fail("expected at least one pool to size");
+  if (auto v = o.optional("budget")) {
+    p.budget = v->as_dollars();
+    if (!(p.budget->value() > 0)) v->fail("expected a positive budget, e.g. \"$500000000\"");
+  }
+  if (auto v = o.optional("attainment")) p.attainment = v->as_fraction();
+  if (auto v = o.optional("max_runs")) p.max_runs = static_cast<int>(v->as_int(1, 10000));
+  o.finish();
+  return p;
 }
 
 std::map<std::string, double> parse_class_mix(const JsonReader& j) {
@@ -470,6 +643,8 @@ Scenario parse_scenario(const nlohmann::json& doc, const std::string& file, cons
     eo.finish();
   }
   if (auto v = o.optional("metrics")) s.metrics = parse_metrics(*v);
+  if (auto v = o.optional("failures")) s.failures = parse_failures(*v);
+  if (auto v = o.optional("plan")) s.plan = parse_plan(*v);
   if (auto v = o.optional("expect")) s.expect = parse_expect(*v);
   o.finish();
 
@@ -486,6 +661,36 @@ Scenario parse_scenario(const nlohmann::json& doc, const std::string& file, cons
           .required("model")
           .fail(fmt::format("unknown model \"{}\" (the scenario's \"models\" defines: {})", p.instance.model,
                             fmt::join(mo.keys(), ", ")));
+  }
+  auto pool_index = [&](const std::string& name) -> std::optional<size_t> {
+    for (size_t i = 0; i < s.cluster.pools.size(); ++i)
+      if (s.cluster.pools[i].name == name) return i;
+    return std::nullopt;
+  };
+  auto pool_names = [&] {
+    std::vector<std::string> names;
+    for (const auto& p : s.cluster.pools)
+      names.push_back(p.name);
+    return fmt::format("{}", fmt::join(names, ", "));
+  };
+  if (!s.failures.scripted.empty()) {
+    auto scripted = o.required("failures").object().required("scripted");
+    for (size_t i = 0; i < s.failures.scripted.size(); ++i)
+      if (!pool_index(s.failures.scripted[i].pool))
+        scripted.at(i).object().required("pool").fail(
+            fmt::format("unknown pool \"{}\" (pools: {})", s.failures.scripted[i].pool, pool_names()));
+  }
+  if (s.plan) {
+    auto plan_pools = o.required("plan").object().required("pools");
+    for (size_t i = 0; i < s.plan->pools.size(); ++i) {
+      if (!pool_index(s.plan->pools[i].pool))
+        plan_pools.at(i).object().required("pool").fail(
+            fmt::format("unknown pool \"{}\" (pools: {})", s.plan->pools[i].pool, pool_names()));
+      for (size_t k = 0; k < i; ++k)
+        if (s.plan->pools[k].pool == s.plan->pools[i].pool)
+          plan_pools.at(i).object().required("pool").fail(
+              fmt::format("pool \"{}\" is listed twice", s.plan->pools[i].pool));
+    }
   }
   auto classes = o.required("workload").object().required("classes").object();
   for (const auto& [name, c] : s.workload.classes) {
@@ -558,12 +763,38 @@ nlohmann::json to_json(const Scenario& s) {
                        {"memory_fraction", i.memory_fraction},
                        {"scheduler", scheduler_json(i.scheduler)}}}});
     if (i.prefix_cache.enabled) pools.back()["instance"]["prefix_cache"] = prefix_cache_json(i.prefix_cache);
+    if (!p.scale_up.empty()) pools.back()["scale_up"] = p.scale_up;
+    if (p.spares > 0) pools.back()["spares"] = p.spares;
   }
   auto router = [](const RouterConfig& r) { return json{{"kind", r.kind}, {"queue_weight", r.queue_weight}}; };
   j["cluster"] = {{"pools", pools},
                   {"router", router(s.cluster.router)},
                   {"decode_router", router(s.cluster.decode_router)},
                   {"admission", {{"kind", s.cluster.admission.kind}}}};
+  {
+    const auto& t = s.cluster.topology;
+    json topo{{"kind", t.kind},
+              {"tiers", t.tiers},
+              {"radix", t.radix},
+              {"oversubscription", t.oversubscription},
+              {"hop_latency", secs(t.hop_latency)},
+              {"placement", t.placement},
+              {"allow_split", t.allow_split}};
+    if (t.link_bandwidth) topo["link_bandwidth"] = bandwidth(*t.link_bandwidth);
+    j["cluster"]["topology"] = topo;
+  }
+  if (!s.cluster.supply.empty()) {
+    json supply = json::object();
+    for (const auto& [name, su] : s.cluster.supply) {
+      json o = json::object();
+      if (su.available) o["available"] = *su.available;
+      if (su.lead_time) o["lead_time"] = secs(*su.lead_time);
+      if (su.unit_price) o["unit_price"] = fmt::format("${}", su.unit_price->value());
+      supply[name] = o;
+    }
+    j["cluster"]["supply"] = supply;
+  }
+  if (s.cluster.allow_oversubscribe) j["cluster"]["allow_oversubscribe"] = true;
   auto class_choice = [](json& out, const std::string& name, const std::map<std::string, double>& mix) {
     if (!mix.empty())
       out["class_mix"] = mix;
@@ -622,6 +853,55 @@ nlohmann::json to_json(const Scenario& s) {
   j["cost"] = cost;
   j["engine"] = {{"leap", s.engine.leap}};
   j["metrics"] = {{"timeseries_interval", secs(s.metrics.timeseries_interval)}};
+  if (s.failures.enabled || !s.failures.scripted.empty() || !s.failures.accelerators.empty()) {
+    const auto& f = s.failures;
+    auto rate = [](const FailureRateConfig& r) {
+      json o = json::object();
+      if (r.annual_failure_rate) o["annual_failure_rate"] = *r.annual_failure_rate;
+      if (r.mtbf) o["mtbf"] = secs(*r.mtbf);
+      if (r.repair) o["repair"] = secs(*r.repair);
+      return o;
+    };
+    json fj{{"enabled", f.enabled},
+            {"repair", secs(f.repair)},
+            {"restart", secs(f.restart)},
+            {"blast_radius", f.blast_radius}};
+    json acc = json::object(), links = json::object(), scripted = json::array();
+    for (const auto& [k, r] : f.accelerators)
+      acc[k] = rate(r);
+    for (const auto& [k, r] : f.links)
+      links[k] = rate(r);
+    for (const auto& e : f.scripted) {
+      json o{{"at", secs(e.at)}, {"pool", e.pool}, {"instance", e.instance}};
+      if (e.repair) o["repair"] = secs(*e.repair);
+      scripted.push_back(o);
+    }
+    fj["accelerators"] = acc;
+    fj["links"] = links;
+    fj["scripted"] = scripted;
+    j["failures"] = fj;
+  }
+  if (s.plan) {
+    json plan_pools = json::array();
+    for (const auto& pp : s.plan->pools) {
+      json cands = json::array();
+      for (const auto& c : pp.candidates) {
+        json o{{"accelerator", c.accelerator}};
+        if (c.tp) o["tp"] = *c.tp;
+        if (c.ep) o["ep"] = *c.ep;
+        if (!c.dtype.empty()) o["dtype"] = c.dtype;
+        cands.push_back(o);
+      }
+      json o{{"pool", pp.pool}, {"min_count", pp.min_count}};
+      if (!cands.empty()) o["candidates"] = cands;
+      if (pp.max_count) o["max_count"] = *pp.max_count;
+      plan_pools.push_back(o);
+    }
+    json plan{{"pools", plan_pools}, {"max_runs", s.plan->max_runs}};
+    if (s.plan->budget) plan["budget"] = fmt::format("${}", s.plan->budget->value());
+    if (s.plan->attainment) plan["attainment"] = *s.plan->attainment;
+    j["plan"] = plan;
+  }
   if (!s.expect.empty()) {
     json expect = json::object();
     for (const auto& e : s.expect) {

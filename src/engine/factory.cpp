@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "core/error.hpp"
+#include "core/json_reader.hpp"
 #include "cost/cost_model.hpp"
 #include "serving/scheduler.hpp"
 
@@ -141,6 +142,82 @@ void check_roles(const config::Scenario& s, const FactoryPlan& plan) {
   }
 }
 
+// Mixed fleets: where the instances a router chooses among differ in accelerator or shape, give the router
+// each instance's speed (tokens per second at a reference batch: a 2,048-token prompt for prefill, 32
+// sequences at 2,048 tokens of context for decode), so it weighs load by capacity. Uniform groups keep no
+// speeds, and route exactly as before.
+void plan_speeds(FactoryPlan& plan) {
+  auto speed = [](const PoolPlan& p) {
+    perf::Batch b;
+    if (p.role == serving::Role::prefill) {
+      b.prefills.push_back({2048, 0});
+      return 2048.0 / p.perf->iteration_time(b).value();
+    }
+    b.decode_seqs = 32;
+    b.decode_context_sum = 32 * 2048;
+    return 32.0 / p.perf->iteration_time(b).value();
+  };
+  auto fill = [&](bool decode, std::vector<double>& out) {
+    for (size_t g = 0; g < plan.model_groups.size(); ++g) {
+      std::vector<const PoolPlan*> members;
+      for (const auto& p : plan.pools)
+        if (p.model_group == g && (p.role == serving::Role::decode) == decode) members.push_back(&p);
+      bool mixed = false;
+      for (const auto* p : members)
+        mixed = mixed || speed(*p) != speed(*members.front());
+      if (!mixed) continue;
+      out.resize(plan.instances, 1.0);
+      for (const auto* p : members)
+        for (int64_t k = 0; k < p->instances; ++k)
+          out[p->first_instance + static_cast<uint32_t>(k)] = speed(*p);
+    }
+  };
+  fill(false, plan.router_params.speed);
+  fill(true, plan.decode_router_params.speed);
+}
+
+// Demand per accelerator type against cluster.supply; too much demand is an error unless the scenario
+// allows oversubscription. Also checks the accelerator keys of supply, failures and plan against the catalog.
+void plan_supply(const config::Scenario& s, const catalog::Catalog& catalog, FactoryPlan& plan) {
+  auto known = [&](const std::string& name, const std::string& where) {
+    from_catalog(s, where, [&]() -> const catalog::Accelerator& { return catalog.accelerator(name); });
+  };
+  for (const auto& [name, su] : s.cluster.supply)
+    known(name, fmt::format("/cluster/supply/{}", json_pointer_escape(name)));
+  for (const auto& [name, r] : s.failures.accelerators)
+    known(name, fmt::format("/failures/accelerators/{}", json_pointer_escape(name)));
+  if (s.plan)
+    for (size_t i = 0; i < s.plan->pools.size(); ++i)
+      for (size_t c = 0; c < s.plan->pools[i].candidates.size(); ++c)
+        known(s.plan->pools[i].candidates[c].accelerator, fmt::format("/plan/pools/{}/candidates/{}", i, c));
+
+  std::map<std::string, int64_t> demand;
+  for (const auto& p : s.cluster.pools)
+    demand[p.accelerator] += p.count + p.spares;
+  for (const auto& [name, su] : s.cluster.supply)
+    demand.emplace(name, 0);
+  for (const auto& [name, d] : demand) {
+    SupplyLine line{name, d, std::nullopt, std::nullopt};
+    if (auto it = s.cluster.supply.find(name); it != s.cluster.supply.end()) {
+      line.available = it->second.available;
+      line.lead_time = it->second.lead_time;
+      if (it->second.unit_price) plan.prices.unit_price[name] = *it->second.unit_price;
+      if (line.available && d > *line.available && !s.cluster.allow_oversubscribe) {
+        std::string parts;
+        for (const auto& p : s.cluster.pools)
+          if (p.accelerator == name)
+            parts += fmt::format("{}{} \"{}\": {}{}", parts.empty() ? "" : ", ", "pool", p.name, p.count,
+                                 p.spares > 0 ? fmt::format(" + {} spares", p.spares) : std::string());
+        throw ConfigError(s.file, fmt::format("/cluster/supply/{}/available", json_pointer_escape(name)),
+                          fmt::format("the cluster needs {} {} ({}) but only {} can be bought: {} too many; shrink the "
+                                      "pools, or set cluster.allow_oversubscribe to run it anyway",
+                                      d, name, parts, *line.available, d - *line.available));
+      }
+    }
+    plan.supply.push_back(line);
+  }
+}
+
 }  // namespace
 
 FactoryPlan plan_factory(const config::Scenario& s, const catalog::Catalog& catalog) {
@@ -251,6 +328,15 @@ FactoryPlan plan_factory(const config::Scenario& s, const catalog::Catalog& cata
   }
   plan.instances = next_instance;
   check_roles(s, plan);
+  plan_speeds(plan);
+  for (size_t k = 0; k < s.failures.scripted.size(); ++k) {
+    const auto& f = s.failures.scripted[k];
+    for (const auto& p : plan.pools)
+      if (p.config->name == f.pool && f.instance >= p.instances)
+        throw ConfigError(s.file, f.where + "/instance",
+                          fmt::format("pool \"{}\" has {} instances (0 to {}); instance {} does not exist", f.pool,
+                                      p.instances, p.instances - 1, f.instance));
+  }
 
   for (const auto& name : s.class_names()) {
     const auto& c = s.workload.classes.at(name);
@@ -268,6 +354,7 @@ FactoryPlan plan_factory(const config::Scenario& s, const catalog::Catalog& cata
   o.pue = s.cost.pue;
   o.amortization = s.cost.amortization;
   plan.prices = cost::apply_overrides(plan.prices, o);
+  plan_supply(s, catalog, plan);
   return plan;
 }
 

@@ -5,6 +5,7 @@
 // `tokenfactory validate` and `run` reject the same scenarios with the same messages. No SimGrid here.
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,14 @@ struct PoolPlan {
   uint32_t model_group = 0;
 };
 
+// One accelerator type's demand against its supply (cluster.supply), for results.json.
+struct SupplyLine {
+  std::string accelerator;
+  int64_t demand = 0;                // accelerators in pools plus spares
+  std::optional<int64_t> available;  // absent: no cap given
+  std::optional<Seconds> lead_time;
+};
+
 struct FactoryPlan {
   std::vector<PoolPlan> pools;
   std::vector<std::string> model_groups;                // group index -> scenario model key
@@ -53,6 +62,7 @@ struct FactoryPlan {
   catalog::PriceBook prices;
   uint32_t instances = 0;
   int64_t accelerators = 0;
+  std::vector<SupplyLine> supply;  // one line per accelerator type used or listed in cluster.supply
 };
 
 // Throws tf::ConfigError naming the scenario file and JSON path for every problem it finds: unknown

@@ -39,6 +39,10 @@ class Router {
 
 struct RouterParams {
   double queue_weight = 1.0;  // prefix-affinity: weight of queued prompt tokens against cached tokens
+  // Relative speed of each instance by global id (its throughput at a reference batch, from the perf
+  // model): load-ranking routers compare load / speed, so a mixed fleet fills its fast instances faster.
+  // Empty: every instance equal.
+  std::vector<double> speed;
 };
 
 struct RouterInfo {
