@@ -773,13 +773,10 @@ nlohmann::json to_json(const Scenario& s) {
                   {"admission", {{"kind", s.cluster.admission.kind}}}};
   {
     const auto& t = s.cluster.topology;
-    json topo{{"kind", t.kind},
-              {"tiers", t.tiers},
-              {"radix", t.radix},
-              {"oversubscription", t.oversubscription},
-              {"hop_latency", secs(t.hop_latency)},
-              {"placement", t.placement},
-              {"allow_split", t.allow_split}};
+    json topo{{"kind", t.kind},           {"tiers", t.tiers},
+              {"radix", t.radix},         {"hop_latency", secs(t.hop_latency)},
+              {"placement", t.placement}, {"allow_split", t.allow_split}};
+    if (!t.oversubscription.empty()) topo["oversubscription"] = t.oversubscription;
     if (t.link_bandwidth) topo["link_bandwidth"] = bandwidth(*t.link_bandwidth);
     j["cluster"]["topology"] = topo;
   }
