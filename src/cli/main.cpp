@@ -22,6 +22,7 @@
 #include "cli/progress.hpp"
 #include "cli/report_command.hpp"
 #include "cli/sweep_command.hpp"
+#include "cli/topology_command.hpp"
 #include "config/scenario_load.hpp"
 #include "core/error.hpp"
 #include "engine/factory.hpp"
@@ -265,6 +266,8 @@ int main(int argc, char** argv) {
   auto* check = tf::cli::add_check_command(app, check_options);
   tf::cli::ReportOptions report_options;
   auto* report = tf::cli::add_report_command(app, report_options);
+  tf::cli::TopologyOptions topology_options;
+  auto* topology = tf::cli::add_topology_command(app, topology_options);
 
   try {
     app.parse(argc, argv);
@@ -282,6 +285,7 @@ int main(int argc, char** argv) {
     if (*collect) return tf::cli::run_collect(collect_options);
     if (*check) return tf::cli::run_check(check_options);
     if (*report) return tf::cli::run_report(report_options);
+    if (*topology) return tf::cli::run_topology(topology_options);
   } catch (const tf::ConfigError& e) {
     std::cerr << "tokenfactory: error: " << e.what() << "\n";
     return 2;
