@@ -73,6 +73,28 @@ int InstanceShape::accelerators() const {
   return (moe ? std::max(tp, ep) : tp) * pp;
 }
 
+namespace {
+
+CollectiveSpan resolved_span(const InstanceShape& s) {
+  return s.span ? *s.span : CollectiveSpan::within_domains(*s.accelerator, s.accelerators());
+}
+
+// The collective model's constants for groups that cross domains, matching the roofline inside a domain:
+// the family's fitted curve, or the constant efficiency with a hop latency per step.
+std::shared_ptr<const CollectiveEfficiency> collective_efficiency(const catalog::Accelerator& a, const Efficiency& e,
+                                                                  bool curves) {
+  auto c = std::make_shared<CollectiveEfficiency>(CollectiveEfficiency::defaults(a));
+  if (!curves) {
+    c->scale_up = RooflineCurve{};
+    c->scale_up.overhead_s = e.kernel_overhead.value();
+    c->scale_up.memory.knots = {{0.0, e.interconnect}};
+    c->scale_up_hops = true;
+  }
+  return c;
+}
+
+}  // namespace
+
 Efficiency PerfModel::default_efficiency(const catalog::Accelerator& accelerator) {
   Efficiency e;
   e.compute = accelerator.vendor == "Huawei" ? kComputeEfficiencyAscend : kComputeEfficiencyNvidia;
@@ -373,14 +395,16 @@ std::shared_ptr<const PerfModel::Measured> build_measured(const InstanceShape& s
         if (!inserted) it->second = std::min(it->second, r.seconds);
       }
   };
-  if (d.tp > 1 && d.tp <= s.accelerator->scale_up_domain_size) {
+  // The tables are measured inside one node: they time groups that stay inside one scale-up domain.
+  const CollectiveSpan span = resolved_span(s);
+  if (d.tp > 1 && span.group(d.tp).one_domain()) {
     // The serving engine uses the faster of NCCL and its custom all-reduce kernel at each size.
     std::map<double, double> best;
     comm(p.nccl, "all_reduce", d.tp, best);
     comm(p.custom_all_reduce, "all_reduce", d.tp, best);
     if (!best.empty()) m->all_reduce = MeasuredCurve({best.begin(), best.end()});
   }
-  if (d.dp > 1.0 && d.moe_group <= s.accelerator->scale_up_domain_size) {
+  if (d.dp > 1.0 && span.group(d.moe_group).one_domain()) {
     std::map<double, double> best;
     comm(p.nccl, "alltoall", d.moe_group, best);
     if (!best.empty()) m->all_to_all = MeasuredCurve({best.begin(), best.end()});
@@ -393,6 +417,7 @@ std::shared_ptr<const PerfModel::Measured> build_measured(const InstanceShape& s
 PerfModel::PerfModel(InstanceShape shape)
     : PerfModel(shape, shape.accelerator != nullptr ? default_efficiency(*shape.accelerator) : Efficiency{}) {
   curves_ = true;
+  collective_ = collective_efficiency(*shape_.accelerator, eff_, curves_);
 }
 
 PerfModel::PerfModel(InstanceShape shape, const std::filesystem::path& profiles) : PerfModel(shape) {
@@ -419,8 +444,21 @@ PerfModel::PerfModel(InstanceShape shape, Efficiency efficiency)
         fmt::format("perf model: memory_fraction must be in (0, 1], got {}", shape_.memory_fraction));
   if (!(eff_.compute > 0.0 && eff_.memory > 0.0 && eff_.interconnect > 0.0 && eff_.attention_compute > 0.0))
     throw std::invalid_argument("perf model: efficiencies must be > 0");
+  if (const auto& sp = shape_.span) {
+    if (sp->ranks != shape_.accelerators())
+      throw std::invalid_argument(fmt::format("perf model: the span has {} ranks, the instance {} accelerators",
+                                              sp->ranks, shape_.accelerators()));
+    if (sp->ranks_per_domain < 1 || sp->ranks_per_domain > sp->ranks)
+      throw std::invalid_argument(
+          fmt::format("perf model: span ranks_per_domain must be in [1, {}], got {}", sp->ranks, sp->ranks_per_domain));
+    if (!(sp->scale_up_bandwidth.value() > 0.0 && sp->scale_out_bandwidth.value() > 0.0) ||
+        sp->scale_up_latency.value() < 0.0 || sp->scale_out_latency.value() < 0.0)
+      throw std::invalid_argument("perf model: span bandwidths must be > 0 and latencies >= 0");
+  }
   dims_ = std::make_shared<const Dims>(shape_);
   family_ = &family_curves(family_of(*shape_.accelerator));
+  span_ = resolved_span(shape_);
+  collective_ = collective_efficiency(*shape_.accelerator, eff_, curves_);
 }
 
 // ---- the operator times ----------------------------------------------------------------------------------
@@ -454,7 +492,8 @@ class Ledger {
 class Layout {
  public:
   Layout(const InstanceShape& s, const Efficiency& e, const PerfModel::Dims& dims, const FamilyCurves& family,
-         bool use_curves, const PerfModel::Measured* tables, std::array<std::atomic<bool>, 24>* flags)
+         bool use_curves, const PerfModel::Measured* tables, std::array<std::atomic<bool>, 24>* flags,
+         const CollectiveSpan& instance_span, const CollectiveEfficiency& collective_eff)
       : shape(s),
         eff(e),
         model(*s.model),
@@ -463,7 +502,9 @@ class Layout {
         fam(family),
         curves(use_curves),
         measured(tables),
-        flagged(flags) {
+        flagged(flags),
+        span(instance_span),
+        collective(collective_eff) {
     peak_w = acc.peak(s.weight_dtype).value();
     // Attention kernels (FlashAttention, FlashMLA) compute in bf16 whatever the weight format.
     peak_bf16 = acc.supports(catalog::Dtype::bf16) ? acc.peak(catalog::Dtype::bf16).value() : peak_w;
@@ -535,21 +576,20 @@ class Layout {
     return Seconds(t);
   }
 
-  // A collective group of n accelerators uses the scale-up fabric when it fits in one domain.
-  double link(int n) const {
-    return (n <= acc.scale_up_domain_size ? acc.scale_up_bandwidth : acc.scale_out_bandwidth).value();
-  }
-  double link_latency(int n) const {
-    return (n <= acc.scale_up_domain_size ? acc.scale_up_latency : acc.scale_out_latency).value();
-  }
+  // Collectives of a group of n accelerators of the instance, over the links of its span. Inside one
+  // scale-up domain: the fitted collective curve (or the constant efficiency with a hop latency per step),
+  // anchored on the measured tables where they exist. Across domains: collectives.hpp.
+  //
   // Ring all-reduce of `bytes` held by each of n accelerators: 2(n-1)/n of the data crosses each link.
   double roofline_all_reduce(double bytes, int n) const {
+    const CollectiveSpan g = span.group(n);
+    if (!g.one_domain()) return perf::all_reduce(g, Bytes(bytes), collective).value();
     const double steps = 2.0 * (n - 1);
+    const double link = g.scale_up_bandwidth.value();
     if (!curves)
-      return steps / n * bytes / (link(n) * eff.interconnect) + link_latency(n) * steps + eff.kernel_overhead.value();
-    // The fitted curve holds the latency of one scale-up domain; beyond it, each ring step adds a hop.
-    const double hops = n > acc.scale_up_domain_size ? steps * acc.scale_out_latency.value() : 0.0;
-    return fam.collective.time(0.0, steps / n * bytes, 1.0, link(n)) + hops;
+      return steps / n * bytes / (link * eff.interconnect) + g.scale_up_latency.value() * steps +
+             eff.kernel_overhead.value();
+    return fam.collective.time(0.0, steps / n * bytes, 1.0, link);
   }
   Seconds all_reduce(double bytes, int n) const {
     if (n <= 1) return Seconds(0.0);
@@ -560,14 +600,21 @@ class Layout {
   }
   // All-to-all where each accelerator sends `bytes` to the others of a group of n.
   double roofline_all_to_all(double bytes, int n) const {
-    if (!curves) return bytes / (link(n) * eff.interconnect) + link_latency(n) + eff.kernel_overhead.value();
-    const double hop = n > acc.scale_up_domain_size ? acc.scale_out_latency.value() : 0.0;
-    return fam.collective.time(0.0, bytes, 1.0, link(n)) + hop;
+    const CollectiveSpan g = span.group(n);
+    if (!g.one_domain()) return perf::all_to_all(g, Bytes(bytes), collective).value();
+    const double link = g.scale_up_bandwidth.value();
+    if (!curves) return bytes / (link * eff.interconnect) + g.scale_up_latency.value() + eff.kernel_overhead.value();
+    return fam.collective.time(0.0, bytes, 1.0, link);
   }
   Seconds all_to_all(Op op, double bytes, int n) const {
     if (has(op))
       return Seconds(anchored(op, measured->all_to_all, bytes, [&](double b) { return roofline_all_to_all(b, n); }));
     return Seconds(roofline_all_to_all(bytes, n));
+  }
+  // One activation hand-off between pipeline stages, inside a domain or across two.
+  Seconds pp_send(double bytes, bool across_domains) const {
+    if (across_domains) return perf::send(span, Bytes(bytes), collective);
+    return Seconds(roofline_all_to_all(bytes, std::min(span.ranks, span.ranks_per_domain)));
   }
 
   const InstanceShape& shape;
@@ -581,6 +628,8 @@ class Layout {
   std::array<std::atomic<bool>, 24>* flagged;
   double peak_w = 0, peak_bf16 = 0, bw = 0;
   const RooflineCurve* gemm_curve = nullptr;
+  const CollectiveSpan& span;
+  const CollectiveEfficiency& collective;
 };
 
 // Attention over the prompt chunks of this iteration, one layer, per accelerator. Causal within a chunk:
@@ -749,8 +798,10 @@ void fixed_part(const Layout& l, double tokens, double outputs, const std::vecto
   // -- pipeline: one batch without micro-batching passes the stages in turn, so the time is the sum over
   // all layers computed above plus pp-1 activation hand-offs.
   if (s.pp > 1) {
-    const int n = s.accelerators();
-    ledger.add(kPpSend, Seconds(l.roofline_all_to_all(ta * h * act, n)), s.pp - 1.0);
+    // Stages are placed domain by domain: of the pp-1 hand-offs, domains-1 cross a domain boundary.
+    const double across = std::min(s.pp - 1.0, l.span.domains() - 1.0);
+    if (across < s.pp - 1.0) ledger.add(kPpSend, l.pp_send(ta * h * act, false), s.pp - 1.0 - across);
+    if (across > 0.0) ledger.add(kPpSend, l.pp_send(ta * h * act, true), across);
   }
 
   ledger.add(kIteration, l.eff.iteration_overhead);
@@ -774,7 +825,7 @@ std::vector<PrefillChunk> real_chunks(const Batch& b) {
 }  // namespace
 
 PerfModel::DecodeLinear PerfModel::decode_linear(int64_t n) const {
-  const Layout l(shape_, eff_, *dims_, *family_, curves_, measured_.get(), flagged_.get());
+  const Layout l(shape_, eff_, *dims_, *family_, curves_, measured_.get(), flagged_.get(), span_, *collective_);
   const double layers = double(shape_.model->layers);
   if (n <= 0) return {Seconds(0.0), decode_attention(l, 1.0).per_context * layers};
   Ledger ledger;
@@ -807,7 +858,7 @@ Seconds PerfModel::iteration_time(const Batch& batch) const {
     const DecodeLinear d = decode_linear(batch.decode_seqs);
     return d.base + d.per_context_token * double(batch.decode_context_sum);
   }
-  const Layout l(shape_, eff_, *dims_, *family_, curves_, measured_.get(), flagged_.get());
+  const Layout l(shape_, eff_, *dims_, *family_, curves_, measured_.get(), flagged_.get(), span_, *collective_);
   Ledger ledger;
   return mixed_iteration(l, batch, chunks, ledger);
 }
@@ -815,7 +866,7 @@ Seconds PerfModel::iteration_time(const Batch& batch) const {
 std::vector<OperatorTime> PerfModel::breakdown(const Batch& batch) const {
   std::vector<OperatorTime> parts;
   if (new_tokens(batch) <= 0) return parts;
-  const Layout l(shape_, eff_, *dims_, *family_, curves_, measured_.get(), flagged_.get());
+  const Layout l(shape_, eff_, *dims_, *family_, curves_, measured_.get(), flagged_.get(), span_, *collective_);
   Ledger ledger(&parts);
   mixed_iteration(l, batch, real_chunks(batch), ledger);
   return parts;

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -26,6 +27,7 @@
 #include "catalog/accelerator.hpp"
 #include "catalog/llm.hpp"
 #include "core/units.hpp"
+#include "perf/collectives.hpp"
 
 namespace tf::perf {
 
@@ -44,6 +46,12 @@ struct InstanceShape {
   // (what vLLM's profiling run finds). 1 GiB is an estimate: an 8k-token forward pass of a 70B model at
   // TP8 peaks near 0.5 GB of activations, NCCL and graph pools take a few hundred MB more.
   Bytes activation_reserve{1024.0 * 1024.0 * 1024.0};
+  // The links the instance's accelerators span, from its placement on the topology; span->ranks must equal
+  // accelerators(). Absent: CollectiveSpan::within_domains(*accelerator, accelerators()), i.e. one scale-up
+  // domain up to its size, full domains on the catalog's scale-out figures beyond it. The TP all-reduce and
+  // the expert-parallel all-to-all run over the span of their group (span->group(tp), group(max(tp, ep))):
+  // inside one domain as before (measured tables, fitted curve); across domains priced by collectives.hpp.
+  std::optional<CollectiveSpan> span;
 
   // Accelerators one instance spans: tp * pp for dense models; max(tp, ep) * pp for MoE, since attention
   // is replicated in data-parallel groups across the expert-parallel accelerators.
@@ -136,7 +144,9 @@ class PerfModel {
   bool curves_ = true;                        // false: the constant-efficiency roofline of eff_
   std::shared_ptr<const Measured> measured_;  // null: no tables
   std::shared_ptr<const Dims> dims_;
-  const FamilyCurves* family_ = nullptr;  // the roofline curves of the accelerator's family
+  CollectiveSpan span_;                                     // shape_.span, or the default
+  std::shared_ptr<const CollectiveEfficiency> collective_;  // for groups that cross domains
+  const FamilyCurves* family_ = nullptr;                    // the roofline curves of the accelerator's family
   // Per operator kind: a query was extrapolated beyond its table (written from const methods; atomic so
   // that concurrent callers stay well-defined).
   std::shared_ptr<std::array<std::atomic<bool>, 24>> flagged_;
