@@ -93,6 +93,7 @@ struct ScriptedFailure {
   std::string pool;
   int64_t instance = 0;           // index of the instance within the pool
   std::optional<Seconds> repair;  // absent: failures.repair
+  std::string blast_radius;       // instance | domain ("": failures.blast_radius)
   std::string where;              // JSON path, for messages
 };
 

@@ -324,6 +324,7 @@ FailuresConfig parse_failures(const JsonReader& j) {
         s.repair = x->as_seconds();
         if (!(s.repair->value() > 0)) x->fail("expected a positive repair time");
       }
+      if (auto x = io.optional("blast_radius")) s.blast_radius = x->as_enum({"instance", "domain"});
       io.finish();
       f.scripted.push_back(s);
     }
@@ -871,6 +872,7 @@ nlohmann::json to_json(const Scenario& s) {
     for (const auto& e : f.scripted) {
       json o{{"at", secs(e.at)}, {"pool", e.pool}, {"instance", e.instance}};
       if (e.repair) o["repair"] = secs(*e.repair);
+      if (!e.blast_radius.empty()) o["blast_radius"] = e.blast_radius;
       scripted.push_back(o);
     }
     fj["accelerators"] = acc;

@@ -93,11 +93,12 @@ FailureProcess::FailureProcess(const config::FailuresConfig& config, uint64_t se
     for (const auto& p : pools_)
       if (p.name == s.pool && s.instance < p.instances)
         push(s.at.value(), Kind::scripted_failure, p.first_instance + static_cast<uint32_t>(s.instance),
-             s.repair ? s.repair->value() : config.repair.value());
+             s.repair ? s.repair->value() : config.repair.value(),
+             (s.blast_radius.empty() ? config.blast_radius : s.blast_radius) == "domain");
 }
 
-void FailureProcess::push(double at, Kind kind, uint32_t target, double repair_s) {
-  events_.push({at, order_++, kind, target, repair_s});
+void FailureProcess::push(double at, Kind kind, uint32_t target, double repair_s, bool domain) {
+  events_.push({at, order_++, kind, target, repair_s, domain});
 }
 
 uint32_t FailureProcess::pool_of(uint32_t instance) const {
@@ -109,11 +110,11 @@ uint32_t FailureProcess::pool_of(uint32_t instance) const {
   return 0;
 }
 
-void FailureProcess::fail(uint32_t instance, double now, double repair_s, std::vector<Change>& out) {
+void FailureProcess::fail(uint32_t instance, double now, double repair_s, bool domain, std::vector<Change>& out) {
   uint32_t p = pool_of(instance);
   const FailurePool& pool = pools_[p];
   std::vector<uint32_t> hit{instance};
-  if (config_.blast_radius == "domain") {
+  if (domain) {
     // Every instance whose accelerators share a scale-up domain with this one's.
     int64_t k = instance - pool.first_instance;
     int64_t first = k * pool.accelerators_per_instance / pool.domain_size;
@@ -128,7 +129,7 @@ void FailureProcess::fail(uint32_t instance, double now, double repair_s, std::v
   ++stats_[p].failures;
   // One failed accelerator: a spare can stand in for it (not for a whole domain's shared parts).
   double outage = repair_s;
-  if (config_.blast_radius == "instance" && spares_free_[p] > 0 && config_.restart.value() < repair_s) {
+  if (!domain && spares_free_[p] > 0 && config_.restart.value() < repair_s) {
     --spares_free_[p];
     ++stats_[p].spare_swaps;
     outage = config_.restart.value();
@@ -158,11 +159,11 @@ std::vector<FailureProcess::Change> FailureProcess::advance() {
     switch (e.kind) {
       case Kind::random_failure:
         // Failures of parts already out of service are not counted; the stream goes on from now.
-        if (!down_[e.target]) fail(e.target, now, repair_[e.target], out);
+        if (!down_[e.target]) fail(e.target, now, repair_[e.target], config_.blast_radius == "domain", out);
         push(now - std::log1p(-uniform01(rng_[e.target])) / rate_[e.target], Kind::random_failure, e.target);
         break;
       case Kind::scripted_failure:
-        if (!down_[e.target]) fail(e.target, now, e.repair_s, out);
+        if (!down_[e.target]) fail(e.target, now, e.repair_s, e.domain, out);
         break;
       case Kind::recover:
         if (down_[e.target] && up_at_[e.target] == now) {

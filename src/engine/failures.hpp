@@ -77,10 +77,11 @@ class FailureProcess {
     Kind kind = Kind::recover;
     uint32_t target = 0;  // instance, or pool for spare_back
     double repair_s = 0;  // scripted failures: their repair time
+    bool domain = false;  // scripted failures: blast radius domain
     bool operator>(const Event& o) const { return at != o.at ? at > o.at : order > o.order; }
   };
-  void push(double at, Kind kind, uint32_t target, double repair_s = 0);
-  void fail(uint32_t instance, double now, double repair_s, std::vector<Change>& out);
+  void push(double at, Kind kind, uint32_t target, double repair_s = 0, bool domain = false);
+  void fail(uint32_t instance, double now, double repair_s, bool domain, std::vector<Change>& out);
   uint32_t pool_of(uint32_t instance) const;
 
   config::FailuresConfig config_;

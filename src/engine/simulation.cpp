@@ -6,6 +6,7 @@
 #include <simgrid/kernel/Timer.hpp>
 #include <simgrid/s4u.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -13,6 +14,7 @@
 #include <unordered_map>
 
 #include "core/error.hpp"
+#include "engine/failures.hpp"
 
 namespace tf::engine {
 
@@ -35,6 +37,7 @@ class Simulation final : public serving::ClusterView, public serving::RequestSin
     sg4::Engine::set_config("network/crosstraffic:0");
     build_platform();
     build_instances();
+    build_failures();
     sg4::Activity::on_completion_cb([this](const sg4::Activity& a) { on_transfer_done(a); });
 
     // timeseries: samples the pools at every interval boundary the clock jumps over (metrics/timeseries.hpp).
@@ -46,13 +49,22 @@ class Simulation final : public serving::ClusterView, public serving::RequestSin
     sg4::Engine::on_time_advance_cb(                                                // timeseries
         [series](double) { series->advance(Seconds(sg4::Engine::get_clock())); });  // timeseries
     schedule_next_arrival();
+    if (failures_) arm_failure_timer();
     engine.run();
 
     TF_ASSERT(transfers_.empty(), "a KV transfer never completed");
     out_.simulated = Seconds(sg4::Engine::get_clock());
     out_.timeseries = series->finish(out_.simulated);  // timeseries
-    for (const auto& inst : instances_)
-      out_.instances.push_back(inst.usage());
+    for (size_t i = 0; i < instances_.size(); ++i) {
+      out_.instances.push_back(instances_[i].usage());
+      if (failures_) add_usage(out_.instances.back(), retired_[i]);
+    }
+    if (failures_) {
+      out_.failures = failures_->stats(out_.simulated.value());
+      out_.requests_retried = retried_;
+      for (const auto& parked : parked_)
+        TF_ASSERT(parked.empty(), "a retried request never found a live instance");
+    }
     return std::move(out_);
   }
 
@@ -70,6 +82,8 @@ class Simulation final : public serving::ClusterView, public serving::RequestSin
     out_.log.rejected(r, t);
     in_flight_.erase(r);
   }
+  void prefill_phases(uint64_t r, Phases p) override { out_.log.prefill_phases(r, p); }
+  void decode_phases(uint64_t r, Phases p) override { out_.log.decode_phases(r, p); }
 
  private:
   struct Transfer {
@@ -78,7 +92,8 @@ class Simulation final : public serving::ClusterView, public serving::RequestSin
     uint32_t to = 0;
     double start = 0;
     Bytes bytes;
-    sg4::CommPtr comm;  // kept alive until it completes
+    uint32_t from_epoch = 0, to_epoch = 0;  // the incarnations it left and goes to (failures)
+    sg4::CommPtr comm;                      // kept alive until it completes
   };
 
   void build_platform() {
@@ -124,6 +139,7 @@ class Simulation final : public serving::ClusterView, public serving::RequestSin
         }
         instances_.emplace_back(pool.first_instance + static_cast<uint32_t>(k), pool.role, *pool.perf, pool.scheduler,
                                 pool.kv_capacity_tokens, scenario_.engine.leap, *this, use);
+        cache_use_.push_back(use);
       }
     }
     timers_.assign(instances_.size(), nullptr);
@@ -143,9 +159,22 @@ class Simulation final : public serving::ClusterView, public serving::RequestSin
     ++out_.events;
     std::unique_ptr<workload::Request> owned = std::move(pending_);
     const workload::Request& r = *owned;
-    Seconds now_s = now();
     out_.log.arrived(r.id, r.arrival, r.input_tokens, r.output_tokens, r.class_id);
+    admit(std::move(owned));
+    progress();
+    schedule_next_arrival();
+    stop_failures_when_idle();
+  }
+
+  // Routes a request that arrived now or is retried after a failure; admits or rejects it.
+  void admit(std::unique_ptr<workload::Request> owned) {
+    const workload::Request& r = *owned;
+    Seconds now_s = now();
     uint32_t group = plan_.class_group[r.class_id];
+    if (failures_ && live_entry_[group] == 0) {
+      parked_[group].push_back(std::move(owned));  // every instance of the model is down: wait for a repair
+      return;
+    }
     const auto& cls = plan_.classes[r.class_id];
     const std::vector<uint64_t>* blocks = r.prefix_blocks.empty() ? nullptr : &r.prefix_blocks;
     uint32_t target = router_->pick(group, {r.input_tokens, blocks});
@@ -160,12 +189,10 @@ class Simulation final : public serving::ClusterView, public serving::RequestSin
     } else {
       out_.log.routed(r.id, target);
       serving::SeqRequest seq{r.id, r.input_tokens, r.output_tokens, cls.priority, blocks};
-      in_flight_.emplace(r.id, std::move(owned));
+      in_flight_.emplace(r.id, Live{std::move(owned), target});
       rearm(target, inst.on_arrival(seq, now_s));
       router_->load_changed(target);
     }
-    progress();
-    schedule_next_arrival();
   }
 
   // In a disaggregated model, some decode instance must be able to hold the whole request.
@@ -196,6 +223,7 @@ class Simulation final : public serving::ClusterView, public serving::RequestSin
     rearm(id, inst.on_wake(now()));
     after_change(id);
     progress();
+    stop_failures_when_idle();
   }
 
   // After instance `id` changed: start its hand-offs and tell the routers.
@@ -213,11 +241,15 @@ class Simulation final : public serving::ClusterView, public serving::RequestSin
   void start_transfer(uint32_t from, const serving::Instance::Handoff& h) {
     const PoolPlan& pool = *pool_of_[from];
     uint32_t group = pool.model_group;
+    if (failures_ && live_decode_[group] == 0) {
+      parked_handoffs_.push_back({from, h});  // the prefill instance keeps the KV until a decoder is back
+      return;
+    }
     uint32_t to = decode_router_->pick(group, {h.request.input_tokens, h.request.prefix_blocks});
     // The router ranks by load; skip to a decode instance that can hold the request if it chose one that cannot.
     if (!instances_[to].can_ever_fit(h.request.input_tokens, h.request.output_tokens))
       for (uint32_t d : plan_.decode_instances[group])
-        if (instances_[d].can_ever_fit(h.request.input_tokens, h.request.output_tokens)) {
+        if (!is_down(d) && instances_[d].can_ever_fit(h.request.input_tokens, h.request.output_tokens)) {
           to = d;
           break;
         }
@@ -227,6 +259,10 @@ class Simulation final : public serving::ClusterView, public serving::RequestSin
     t.to = to;
     t.start = sg4::Engine::get_clock();
     t.bytes = pool.kv_bytes_per_token * static_cast<double>(h.kv_tokens);
+    if (failures_) {
+      t.from_epoch = epoch_[from];
+      t.to_epoch = epoch_[to];
+    }
     t.comm = sg4::Comm::sendto_init(hosts_[from], hosts_[to]);
     t.comm->set_payload_size(static_cast<uint64_t>(t.bytes.value()));
     const sg4::Activity* key = t.comm.get();
@@ -246,10 +282,168 @@ class Simulation final : public serving::ClusterView, public serving::RequestSin
     stats.bytes += t.bytes;
     stats.time += Seconds(now_v - t.start);
     stats.max = std::max(stats.max, Seconds(now_v - t.start));
-    rearm(t.to, instances_[t.to].on_handoff(t.request, now()));
-    after_change(t.to);
-    rearm(t.from, instances_[t.from].on_released(t.request.id, now()));
-    after_change(t.from);
+    out_.log.kv_transfer(t.request.id, Seconds(t.start), Seconds(now_v));
+    // A failure may have struck either end while the KV was in flight (failures_ only).
+    const bool to_alive = !failures_ || t.to_epoch == epoch_[t.to];
+    const bool from_alive = !failures_ || t.from_epoch == epoch_[t.from];
+    if (to_alive) {
+      in_flight_.at(t.request.id).instance = t.to;
+      rearm(t.to, instances_[t.to].on_handoff(t.request, now()));
+      after_change(t.to);
+    }
+    if (from_alive) {
+      rearm(t.from, instances_[t.from].on_released(t.request.id, now()));
+      after_change(t.from);
+    }
+    if (!to_alive) {
+      auto live = in_flight_.find(t.request.id);
+      std::unique_ptr<workload::Request> r = std::move(live->second.request);
+      in_flight_.erase(live);
+      retry(std::move(r));
+    }
+    stop_failures_when_idle();
+  }
+
+  // ---- failures (docs/failures.md) ----
+
+  bool is_down(uint32_t id) const { return failures_ && failures_->down(id); }
+
+  void build_failures() {
+    if (!scenario_.failures.enabled && scenario_.failures.scripted.empty()) return;
+    std::vector<FailurePool> pools;
+    for (const auto& p : plan_.pools)
+      pools.push_back({p.config->name, p.config->accelerator, p.instances, p.accelerators_per_instance,
+                       p.accelerator->scale_up_domain_size, p.config->spares, p.first_instance});
+    failures_ = std::make_unique<FailureProcess>(scenario_.failures, scenario_.seed, std::move(pools));
+    epoch_.assign(instances_.size(), 0);
+    retired_.assign(instances_.size(), {});
+    parked_.resize(plan_.model_groups.size());
+    count_live();
+  }
+
+  void count_live() {
+    live_entry_.assign(plan_.model_groups.size(), 0);
+    live_decode_.assign(plan_.model_groups.size(), 0);
+    for (size_t g = 0; g < plan_.model_groups.size(); ++g) {
+      for (uint32_t i : plan_.group_instances[g])
+        live_entry_[g] += is_down(i) ? 0 : 1;
+      for (uint32_t i : plan_.decode_instances[g])
+        live_decode_[g] += is_down(i) ? 0 : 1;
+    }
+  }
+
+  // Work remains while arrivals are to come or requests are in the system.
+  bool has_work() const {
+    if (pending_ || !in_flight_.empty() || !parked_handoffs_.empty()) return true;
+    for (const auto& p : parked_)
+      if (!p.empty()) return true;
+    return false;
+  }
+
+  void arm_failure_timer() {
+    double at = failures_->next_time();
+    if (at == FailureProcess::kNever || !has_work()) return;
+    failure_timer_ = Timer::set(std::max(at, sg4::Engine::get_clock()), [this] { on_failure_event(); });
+  }
+
+  // Failures stop with the workload, so that a failure far in the future does not stretch the run.
+  void stop_failures_when_idle() {
+    if (!failure_timer_ || has_work()) return;
+    failure_timer_->remove();
+    failure_timer_ = nullptr;
+  }
+
+  void on_failure_event() {
+    failure_timer_ = nullptr;
+    ++out_.events;
+    std::vector<std::unique_ptr<workload::Request>> orphans;
+    for (const auto& change : failures_->advance())
+      if (!change.up) kill(change.instance, orphans);
+    count_live();
+    // Routers are rebuilt over the instances that are up (failures are rare; a rebuild is O(instances)).
+    auto live = [this](const std::vector<std::vector<uint32_t>>& groups) {
+      std::vector<std::vector<uint32_t>> out(groups.size());
+      for (size_t g = 0; g < groups.size(); ++g)
+        for (uint32_t i : groups[g])
+          if (!is_down(i)) out[g].push_back(i);
+      return out;
+    };
+    router_ = plan_.router->make(live(plan_.group_instances), *this, plan_.router_params);
+    decode_router_ = plan_.decode_router->make(live(plan_.decode_instances), *this, plan_.decode_router_params);
+    for (auto& r : orphans)
+      retry(std::move(r));
+    for (size_t g = 0; g < parked_.size(); ++g)
+      if (live_entry_[g] > 0 && !parked_[g].empty()) {
+        auto waiting = std::move(parked_[g]);
+        parked_[g].clear();
+        for (auto& r : waiting)
+          admit(std::move(r));
+      }
+    if (!parked_handoffs_.empty()) {
+      auto waiting = std::move(parked_handoffs_);
+      parked_handoffs_.clear();
+      for (const auto& h : waiting)
+        start_transfer(h.from, h.handoff);
+    }
+    arm_failure_timer();
+  }
+
+  // Instance `id` failed: its timer stops, its requests become orphans to retry, and a fresh incarnation (empty
+  // batch, empty KV and per-instance prefix cache) takes its place, out of the routers until it is repaired.
+  void kill(uint32_t id, std::vector<std::unique_ptr<workload::Request>>& orphans) {
+    ++epoch_[id];
+    if (timers_[id]) {
+      timers_[id]->remove();
+      timers_[id] = nullptr;
+    }
+    add_usage(retired_[id], instances_[id].usage());
+    // KV already on the wire to a decode instance arrives there; every other request held here restarts.
+    std::vector<uint64_t> leaving;
+    for (const auto& [key, t] : transfers_)
+      if (t.from == id) leaving.push_back(t.request.id);
+    std::vector<uint64_t> ids;
+    for (const auto& [rid, live] : in_flight_)
+      if (live.instance == id && std::find(leaving.begin(), leaving.end(), rid) == leaving.end()) ids.push_back(rid);
+    std::sort(ids.begin(), ids.end());  // retry in id order: deterministic
+    for (uint64_t rid : ids) {
+      auto it = in_flight_.find(rid);
+      orphans.push_back(std::move(it->second.request));
+      in_flight_.erase(it);
+    }
+    std::erase_if(parked_handoffs_, [id](const ParkedHandoff& h) { return h.from == id; });
+    serving::PrefixCacheUse use = cache_use_[id];
+    if (use.cache && !use.remote) {
+      caches_.push_back(std::make_unique<serving::PrefixCache>(pool_of_[id]->cache_tiers));
+      use.cache = caches_.back().get();
+      cache_use_[id] = use;
+    }
+    const PoolPlan& pool = *pool_of_[id];
+    std::destroy_at(&instances_[id]);
+    std::construct_at(&instances_[id], id, pool.role, *pool.perf, pool.scheduler, pool.kv_capacity_tokens,
+                      scenario_.engine.leap, static_cast<serving::RequestSink&>(*this), use);
+  }
+
+  // A request whose instance failed starts over: its arrival time stands, so the wait counts against its SLO.
+  void retry(std::unique_ptr<workload::Request> r) {
+    ++retried_;
+    out_.log.retried(r->id);
+    admit(std::move(r));
+  }
+
+  static void add_usage(serving::InstanceUsage& into, const serving::InstanceUsage& u) {
+    into.busy += u.busy;
+    into.prefill_busy += u.prefill_busy;
+    into.iterations += u.iterations;
+    into.prefill_tokens += u.prefill_tokens;
+    into.decode_tokens += u.decode_tokens;
+    into.preemptions += u.preemptions;
+    into.swapped += u.swapped;
+    into.cached_tokens += u.cached_tokens;
+    into.prefix_lookup_blocks += u.prefix_lookup_blocks;
+    if (into.prefix_hit_blocks.size() < u.prefix_hit_blocks.size())
+      into.prefix_hit_blocks.resize(u.prefix_hit_blocks.size());
+    for (size_t k = 0; k < u.prefix_hit_blocks.size(); ++k)
+      into.prefix_hit_blocks[k] += u.prefix_hit_blocks[k];
   }
 
   // Keeps exactly one timer per busy instance, at the time the instance asked for.
@@ -282,8 +476,28 @@ class Simulation final : public serving::ClusterView, public serving::RequestSin
   std::unique_ptr<serving::Router> router_;
   std::unique_ptr<serving::Router> decode_router_;
   std::unique_ptr<workload::Request> pending_;
-  std::unordered_map<uint64_t, std::unique_ptr<workload::Request>> in_flight_;  // owns prefix hashes
+  // Requests routed and not done: each owns its prefix hashes, and records the instance that holds it now.
+  struct Live {
+    std::unique_ptr<workload::Request> request;
+    uint32_t instance = 0;
+  };
+  std::unordered_map<uint64_t, Live> in_flight_;
   std::unordered_map<const sg4::Activity*, Transfer> transfers_;
+
+  // Failures (docs/failures.md); all empty when the scenario has none.
+  std::unique_ptr<FailureProcess> failures_;
+  Timer* failure_timer_ = nullptr;
+  std::vector<uint32_t> epoch_;                     // per instance: incarnation, bumped at each failure
+  std::vector<serving::PrefixCacheUse> cache_use_;  // per instance, to rebuild it after a failure
+  std::vector<serving::InstanceUsage> retired_;     // per instance: what its failed incarnations did
+  std::vector<uint32_t> live_entry_, live_decode_;  // per model group: instances up
+  std::vector<std::vector<std::unique_ptr<workload::Request>>> parked_;  // per group: waiting for a live instance
+  struct ParkedHandoff {
+    uint32_t from = 0;
+    serving::Instance::Handoff handoff;
+  };
+  std::vector<ParkedHandoff> parked_handoffs_;  // prefilled, waiting for a live decode instance
+  int64_t retried_ = 0;
 };
 
 }  // namespace

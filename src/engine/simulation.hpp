@@ -11,6 +11,7 @@
 
 #include "config/scenario.hpp"
 #include "engine/factory.hpp"
+#include "engine/failures.hpp"
 #include "metrics/request_log.hpp"
 #include "metrics/timeseries.hpp"  // timeseries
 #include "serving/instance.hpp"
@@ -34,6 +35,8 @@ struct RunOutput {
   int64_t rejected_admission = 0;                 // turned away because their predicted TTFT exceeded the budget
   TransferStats kv_transfers;                     // prefill -> decode hand-offs
   metrics::PoolSeries timeseries;                 // timeseries: pool samples per interval (metrics.timeseries_interval)
+  std::vector<PoolFailureStats> failures;         // per pool; empty when the scenario has no failures
+  int64_t requests_retried = 0;                   // restarts after their instance failed
 };
 
 // Where a run stands, for a progress display.

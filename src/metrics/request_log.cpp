@@ -17,11 +17,23 @@ void RequestLog::arrived(uint64_t id, Seconds arrival, int64_t input_tokens, int
   finish_.push_back(-1.0);
   max_gap_.push_back(0.0);
   tbt_.push_back(0.0);
+  for (auto* v : {&queue_before_, &queue_after_, &prefill_, &coll_before_, &coll_after_})
+    v->push_back(0.0);
+  for (auto* v : {&network_, &kv_})
+    if (!v->empty()) v->push_back(0.0);
 }
 
 void RequestLog::routed(uint64_t id, uint32_t instance) {
   instance_[id] = instance;
   entry_[id] = instance;
+}
+
+void RequestLog::retried(uint64_t id) {
+  if (retries_.size() < arrival_.size()) retries_.resize(arrival_.size(), 0);
+  if (retries_[id] < UINT8_MAX) ++retries_[id];
+  first_token_[id] = -1.0;
+  max_gap_[id] = 0.0;
+  tbt_[id] = 0.0;
 }
 
 void RequestLog::first_token(uint64_t request, uint32_t instance, Seconds time) {
@@ -36,6 +48,28 @@ void RequestLog::finished(uint64_t request, uint32_t instance, Seconds time, Gap
   tbt_[request] = gaps.tbt.value();
   status_[request] = RequestStatus::finished;
   ++settled_;
+}
+
+void RequestLog::prefill_phases(uint64_t request, Phases phases) {
+  queue_before_[request] += phases.queue.value();
+  prefill_[request] += phases.compute.value();
+  coll_before_[request] += phases.collectives.value();
+}
+
+void RequestLog::decode_phases(uint64_t request, Phases phases) {
+  // phases.compute is decode(): the finish, less the first token and this wait.
+  queue_after_[request] += phases.queue.value();
+  coll_after_[request] += phases.collectives.value();
+}
+
+void RequestLog::add_network(uint64_t id, Seconds time) {
+  if (network_.empty()) network_.assign(size(), 0.0);
+  network_[id] += time.value();
+}
+
+void RequestLog::kv_transfer(uint64_t id, Seconds start, Seconds end) {
+  if (kv_.empty()) kv_.assign(size(), 0.0);
+  kv_[id] += (end - start).value();
 }
 
 void RequestLog::rejected(uint64_t request, Seconds time) {

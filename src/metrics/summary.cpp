@@ -53,6 +53,7 @@ Summary summarize(const RequestLog& log, const std::vector<config::ClassConfig>&
   std::vector<std::vector<double>> ttft(nc), tpot(nc), e2e(nc), tbt(nc);
   std::vector<double> all_ttft, all_tpot, all_e2e, all_tbt;
   std::vector<int64_t> met(nc, 0);
+  std::vector<LatencyBudgetBuilder> budgets(nc);
   for (size_t c = 0; c < nc; ++c) {
     s.classes[c].name = classes[c].name;
     s.classes[c].attainment_target = classes[c].slo.attainment_target;
@@ -67,6 +68,7 @@ Summary summarize(const RequestLog& log, const std::vector<config::ClassConfig>&
     ++cs.completed;
     cs.input_tokens += log.input_tokens(i);
     cs.output_tokens += log.output_tokens(i);
+    budgets[c].add(latency_parts(log, i, client_latency), log.output_tokens(i));
     ttft[c].push_back(o.ttft);
     e2e[c].push_back(o.e2e);
     if (log.output_tokens(i) > 1) {
@@ -91,6 +93,7 @@ Summary summarize(const RequestLog& log, const std::vector<config::ClassConfig>&
     cs.ttft = distribution(ttft[c]);
     cs.tpot = distribution(tpot[c]);
     cs.e2e = distribution(e2e[c]);
+    cs.latency_budget = budgets[c].finish(classes[c].slo, cs.ttft.p50, cs.tpot.p50);
     s.requests += cs.requests;
     s.completed += cs.completed;
     s.rejected += cs.rejected;

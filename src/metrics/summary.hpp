@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "config/scenario.hpp"
+#include "metrics/latency_budget.hpp"
 #include "metrics/request_log.hpp"
 
 namespace tf::metrics {
@@ -45,6 +46,7 @@ struct ClassSummary {
   double slo_attainment = 0;  // met_slo / requests (rejected and unfinished count as misses)
   double attainment_target = 0;
   Distribution ttft, tpot, e2e, tbt;  // over completed requests (tpot, tbt: answers of 2+ tokens)
+  LatencyBudget latency_budget;       // over completed requests
 };
 
 struct Summary {

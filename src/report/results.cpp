@@ -4,6 +4,9 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <iterator>
+#include <optional>
+#include <set>
 
 #include "core/error.hpp"
 
@@ -23,6 +26,29 @@ nlohmann::json dist_json(const metrics::Distribution& d) {
   if (d.count == 0)
     return {{"count", 0}, {"mean", nullptr}, {"p50", nullptr}, {"p90", nullptr}, {"p99", nullptr}, {"max", nullptr}};
   return {{"count", d.count}, {"mean", d.mean}, {"p50", d.p50}, {"p90", d.p90}, {"p99", d.p99}, {"max", d.max}};
+}
+
+nlohmann::json optional_json(const std::optional<double>& v) {
+  return v ? number_or_null(*v) : nlohmann::json(nullptr);
+}
+
+// Per part: mean and p99 in seconds, shares of the class's budgets; then the parts that break them.
+nlohmann::json latency_budget_json(const metrics::LatencyBudget& b) {
+  nlohmann::json j = nlohmann::json::object();
+  for (auto part : metrics::kBudgetParts) {
+    const auto& p = b[part];
+    j[std::string(metrics::budget_part_name(part))] = {
+        {"mean_s", p.count ? nlohmann::json(p.mean) : nlohmann::json(nullptr)},
+        {"p99_s", p.count ? nlohmann::json(p.p99) : nlohmann::json(nullptr)},
+        {"ttft_share", optional_json(p.ttft_share)},
+        {"tpot_share", optional_json(p.tpot_share)}};
+  }
+  auto breaker = [](const std::optional<metrics::BudgetPart>& p) {
+    return p ? nlohmann::json(std::string(metrics::budget_part_name(*p))) : nlohmann::json(nullptr);
+  };
+  j["ttft_breaker"] = breaker(b.ttft_breaker);
+  j["tpot_breaker"] = breaker(b.tpot_breaker);
+  return j;
 }
 
 void add_usage(serving::InstanceUsage& sum, const serving::InstanceUsage& u) {
@@ -121,7 +147,22 @@ RunResults assemble(const config::Scenario& s, const engine::FactoryPlan& plan, 
     }
     double capacity = interval.value() * static_cast<double>(pool.instances);
     pr.utilization = capacity > 0 ? act.busy.value() / capacity : 0.0;
-    pr.cost = cost::pool_cost(act, interval, plan.prices);
+    pr.spares = pool.config->spares;
+    if (pr.spares > 0) {
+      // Spares are bought and kept powered (idle): the pool's cost with them, less its cost without.
+      double without = cost::pool_cost(act, interval, plan.prices).total().value();
+      act.accelerators += pr.spares;
+      pr.cost = cost::pool_cost(act, interval, plan.prices);
+      pr.spares_cost_usd = pr.cost.total().value() - without;
+    } else {
+      pr.cost = cost::pool_cost(act, interval, plan.prices);
+    }
+    if (size_t p = r.pools.size(); p < run.failures.size()) {
+      const auto& f = run.failures[p];
+      pr.failures = f.failures;
+      pr.spare_swaps = f.spare_swaps;
+      pr.availability = capacity > 0 ? 1.0 - f.down_seconds / capacity : 1.0;
+    }
     r.cost.hardware += pr.cost.hardware;
     r.cost.energy += pr.cost.energy;
     r.cost.network += pr.cost.network;
@@ -147,6 +188,7 @@ RunResults assemble(const config::Scenario& s, const engine::FactoryPlan& plan, 
     auto& pr = r.pools[last];
     const auto& cls = plan.classes[log.class_id(i)];
     auto o = metrics::outcome(log, i, cls, s.workload.client_latency);
+    if (log.retries(i) > 0 && !o.useful) r.useful_tokens_lost_to_failures += log.output_tokens(i);
     if (!o.finished) continue;
     pr.output_tokens += log.output_tokens(i);
     if (o.useful) {
@@ -219,6 +261,7 @@ nlohmann::json results_json(const RunResults& r) {
         {"tpot_s", dist_json(cs.tpot)},
         {"e2e_s", dist_json(cs.e2e)},
         {"tbt_s", dist_json(cs.tbt)},
+        {"latency_budget", latency_budget_json(cs.latency_budget)},
         {"output_tokens", cs.output_tokens},
         {"useful_tokens", cs.useful_tokens},
         {"weighted_useful_tokens", cs.weighted_useful_tokens},
@@ -247,9 +290,49 @@ nlohmann::json results_json(const RunResults& r) {
         {"cost_usd", p.cost.total().value()},
         {"cost", cost_json(p.cost)},
         {"role", p.role},
-        {"serving", serving_json(p.usage, pool_plan(r, p.name).cache_tiers)}};
+        {"serving", serving_json(p.usage, pool_plan(r, p.name).cache_tiers)},
+        {"spares", p.spares},
+        {"spares_cost_usd", p.spares_cost_usd},
+        {"availability", p.availability},
+        {"failures", p.failures},
+        {"spare_swaps", p.spare_swaps}};
   }
   j["pools"] = pools;
+  j["summary"]["requests_retried"] = r.run->requests_retried;
+  j["summary"]["useful_tokens_lost_to_failures"] = r.useful_tokens_lost_to_failures;
+  if (!r.run->failures.empty()) {
+    json rates = json::array();
+    std::set<std::string> types;
+    for (const auto& pool : r.plan->pools)
+      types.insert(pool.config->accelerator);
+    for (const auto& t : types) {
+      auto rate = engine::accelerator_failure_rate(s.failures, t);
+      rates.push_back({{"part", t},
+                       {"per_year", rate.per_second * 365 * 24 * 3600},
+                       {"repair_s", rate.repair_s},
+                       {"source", rate.source}});
+    }
+    for (const std::string kind : {"nic", "scale_up"}) {
+      auto rate = engine::link_failure_rate(s.failures, kind);
+      rates.push_back({{"part", kind},
+                       {"per_year", rate.per_second * 365 * 24 * 3600},
+                       {"repair_s", rate.repair_s},
+                       {"source", rate.source}});
+    }
+    j["failures"] = {{"enabled", s.failures.enabled},
+                     {"blast_radius", s.failures.blast_radius},
+                     {"scripted", s.failures.scripted.size()},
+                     {"rates", rates}};
+  }
+  json supply = json::array();
+  for (const auto& line : r.plan->supply) {
+    json o{{"accelerator", line.accelerator}, {"demand", line.demand}};
+    o["available"] = line.available ? json(*line.available) : json(nullptr);
+    if (line.lead_time) o["lead_time_s"] = line.lead_time->value();
+    o["oversubscribed"] = line.available && line.demand > *line.available;
+    supply.push_back(o);
+  }
+  j["supply"] = supply;
   // How each pool's perf model timed each operator: measured, roofline, measured+extrapolated.
   json perf = json::object();
   for (const auto& pool : r.plan->pools) {
@@ -280,7 +363,7 @@ void write_requests_csv(std::ostream& out, const RunResults& r) {
     for (int64_t k = 0; k < pool.instances; ++k)
       names[pool.first_instance + static_cast<size_t>(k)] = fmt::format("{}-{}", pool.config->name, k);
   out << "id,class,arrival_s,input_tokens,output_tokens,instance,status,ttft_s,tpot_s,e2e_s,max_gap_s,tbt_s,met_slo,"
-         "useful\n";
+         "useful,network_s,queue_s,prefill_s,kv_transfer_s,decode_s,collectives_s\n";
   // A million rows: formats compiled ahead (no format-string parsing per row) into one buffer that goes to
   // the stream in large writes. Numbers print as with fmt::format("{}"): shortest round-trip form.
   fmt::memory_buffer buf;
@@ -299,10 +382,12 @@ void write_requests_csv(std::ostream& out, const RunResults& r) {
     auto it = fmt::format_to(fmt::appender(buf), FMT_COMPILE("{},{},{},{},{},{},{},"), i, plan.classes[c].name,
                              log.arrival(i), log.input_tokens(i), log.output_tokens(i), inst, status);
     if (o.finished) {
-      fmt::format_to(it, FMT_COMPILE("{},{},{},{},{},{},{}\n"), o.ttft, o.tpot, o.e2e, o.max_gap, o.tbt,
-                     o.met_slo ? 1 : 0, o.useful ? 1 : 0);
+      auto p = metrics::latency_parts(log, i, r.scenario->workload.client_latency);
+      fmt::format_to(it, FMT_COMPILE("{},{},{},{},{},{},{},{},{},{},{},{},{}\n"), o.ttft, o.tpot, o.e2e, o.max_gap,
+                     o.tbt, o.met_slo ? 1 : 0, o.useful ? 1 : 0, p.network, p.queue, p.prefill, p.kv_transfer, p.decode,
+                     p.collectives);
     } else {
-      fmt::format_to(it, FMT_COMPILE(",,,,,0,0\n"));
+      fmt::format_to(it, FMT_COMPILE(",,,,,0,0,,,,,,\n"));
     }
     if (buf.size() >= kFlushBytes) flush();
   }
@@ -315,6 +400,37 @@ std::string ms(double s) {
 }
 std::string money(double usd) {
   return std::isfinite(usd) ? fmt::format("${:.4f}", usd) : std::string("n/a");
+}
+std::string percent(const std::optional<double>& share) {
+  return share ? fmt::format("{:.1f}%", *share * 100) : std::string();
+}
+
+// Where each class's latency goes: the mean of each part, then its shares of the TTFT and TPOT budgets (rows
+// only for the budgets the class has), and the part that breaks a budget its median request misses.
+void write_latency_budget(std::back_insert_iterator<std::string> out, const metrics::Summary& sum) {
+  fmt::format_to(out, "\n  {:<14} {:>9} {:>9} {:>9} {:>9} {:>9} {:>11}   {}\n", "where it goes", "network", "queueing",
+                 "prefill", "KV xfer", "decode", "collectives", "breaks the budget");
+  fmt::format_to(out, "  {:<14} {:>9} {:>9} {:>9} {:>9} {:>9} {:>11}\n", "(mean)", "ms", "ms", "ms", "ms", "ms", "ms");
+  using metrics::BudgetPart;
+  for (const auto& cs : sum.classes) {
+    const auto& b = cs.latency_budget;
+    fmt::format_to(out, "  {:<14} {:>9} {:>9} {:>9} {:>9} {:>9} {:>11}\n", cs.name, ms(b[BudgetPart::network].mean),
+                   ms(b[BudgetPart::queueing].mean), ms(b[BudgetPart::prefill].mean),
+                   ms(b[BudgetPart::kv_transfer].mean), ms(b[BudgetPart::decode].mean),
+                   ms(b[BudgetPart::collectives].mean));
+    auto breaker = [](const std::optional<BudgetPart>& p) {
+      return p ? std::string(metrics::budget_part_name(*p)) : std::string("-");
+    };
+    if (b[BudgetPart::network].ttft_share)
+      fmt::format_to(out, "  {:<14} {:>9} {:>9} {:>9} {:>9} {:>9} {:>11}   {}\n", "  % of TTFT",
+                     percent(b[BudgetPart::network].ttft_share), percent(b[BudgetPart::queueing].ttft_share),
+                     percent(b[BudgetPart::prefill].ttft_share), percent(b[BudgetPart::kv_transfer].ttft_share), "",
+                     percent(b[BudgetPart::collectives].ttft_share), breaker(b.ttft_breaker));
+    if (b[BudgetPart::decode].tpot_share)
+      fmt::format_to(out, "  {:<14} {:>9} {:>9} {:>9} {:>9} {:>9} {:>11}   {}\n", "  % of TPOT", "",
+                     percent(b[BudgetPart::queueing].tpot_share), "", "", percent(b[BudgetPart::decode].tpot_share),
+                     percent(b[BudgetPart::collectives].tpot_share), breaker(b.tpot_breaker));
+  }
 }
 }  // namespace
 
@@ -340,6 +456,7 @@ std::string terminal_summary(const RunResults& r) {
                    cs.slo_attainment * 100, ms(cs.ttft.p50), ms(cs.ttft.p99), ms(cs.tpot.p50), ms(cs.tpot.p99),
                    ms(cs.e2e.p99), cs.useful_tokens, money(per_mtok(r.class_cost_usd[c], cs.weighted_useful_tokens)));
   }
+  write_latency_budget(out, sum);
   fmt::format_to(out, "\n  {:<14} {:<14} {:>6} {:>9} {:>6} {:>9} {:>12} {:>10} {:>14}\n", "pool", "accelerator",
                  "count", "instances", "util", "requests", "cost", "energy", "$/M useful");
   for (const auto& p : r.pools)

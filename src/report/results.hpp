@@ -32,7 +32,12 @@ struct PoolResult {
   int64_t useful_tokens = 0;
   double weighted_useful_tokens = 0;
   serving::InstanceUsage usage;  // summed over the pool's instances
-  cost::CostBreakdown cost;
+  cost::CostBreakdown cost;      // spares included
+  int64_t spares = 0;            // spare accelerators (cluster.pools[].spares)
+  double spares_cost_usd = 0;    // what they add to cost
+  double availability = 1;       // 1 - instance-seconds down / (instances x interval)
+  int64_t failures = 0;          // failure events that took instances of the pool down
+  int64_t spare_swaps = 0;       // of which a spare cut short
 };
 
 struct RunResults {
@@ -41,8 +46,9 @@ struct RunResults {
   const engine::RunOutput* run = nullptr;
   metrics::Summary summary;
   std::vector<PoolResult> pools;
-  cost::CostBreakdown cost;            // all pools
-  std::vector<double> class_cost_usd;  // cost attributed to each class (by class id)
+  cost::CostBreakdown cost;                    // all pools
+  std::vector<double> class_cost_usd;          // cost attributed to each class (by class id)
+  int64_t useful_tokens_lost_to_failures = 0;  // output tokens of retried requests that missed their SLO
 };
 
 // Computes the summary, per-pool utilisation and costs, and each class's share of the cost: a model's

@@ -3,17 +3,64 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <string_view>
 
 #include "core/error.hpp"
 
 namespace tf::serving {
 
 namespace {
-constexpr int64_t kPrefixBlockTokens = 512;  // Mooncake hash_ids cover 512-token blocks
+constexpr int64_t kPrefixBlockTokens = 512;     // Mooncake hash_ids cover 512-token blocks
+constexpr int64_t kExactCollectiveTokens = 64;  // grid points 0..64 are these token counts
+constexpr double kCollectivePointsPerDoubling = 8;
+
+// Token count of collective grid point i.
+int64_t collective_point(int64_t i) {
+  if (i <= kExactCollectiveTokens) return i;
+  double octaves = static_cast<double>(i - kExactCollectiveTokens) / kCollectivePointsPerDoubling;
+  return static_cast<int64_t>(std::floor(static_cast<double>(kExactCollectiveTokens) * std::exp2(octaves)));
+}
 }  // namespace
 
+CollectiveGrid::CollectiveGrid(const perf::PerfModel& perf)
+    : perf_(&perf), any_(perf.shape().tp > 1 || perf.shape().pp > 1 || perf.shape().ep > 1) {}
+
+double CollectiveGrid::point(size_t i) {
+  if (grid_.size() <= i) grid_.resize(i + 1, -1.0);
+  if (grid_[i] < 0) {
+    // Any batch of that many new tokens will do: a decode-only one is the simplest to describe.
+    perf::Batch b;
+    b.decode_seqs = collective_point(static_cast<int64_t>(i));
+    double t = 0;
+    for (const auto& op : perf_->breakdown(b)) {
+      std::string_view name = op.name;
+      if (name.starts_with("tp.") || name.starts_with("ep.") || name.starts_with("pp.")) t += op.time.value();
+    }
+    grid_[i] = t;
+  }
+  return grid_[i];
+}
+
+double CollectiveGrid::at(int64_t tokens) {
+  if (!any_ || tokens <= 0) return 0.0;
+  if (tokens <= kExactCollectiveTokens) return point(static_cast<size_t>(tokens));
+  // The grid interval [point(j), point(j + 1)) holding `tokens`.
+  double octaves = std::log2(static_cast<double>(tokens) / static_cast<double>(kExactCollectiveTokens));
+  auto j = kExactCollectiveTokens + static_cast<int64_t>(std::floor(octaves * kCollectivePointsPerDoubling));
+  while (collective_point(j) > tokens)
+    --j;
+  while (collective_point(j + 1) <= tokens)
+    ++j;
+  int64_t lo = collective_point(j), hi = collective_point(j + 1);
+  double a = point(static_cast<size_t>(j));
+  if (lo == tokens) return a;
+  double b = point(static_cast<size_t>(j + 1));
+  return a + (b - a) * static_cast<double>(tokens - lo) / static_cast<double>(hi - lo);
+}
+
 Instance::Instance(uint32_t id, Role role, const perf::PerfModel& perf, SchedulerParams params,
-                   int64_t kv_capacity_tokens, bool leap, RequestSink& sink, PrefixCacheUse cache)
+                   int64_t kv_capacity_tokens, bool leap, RequestSink& sink, PrefixCacheUse cache,
+                   CollectiveGrid* collectives)
     : id_(id),
       role_(role),
       perf_(&perf),
@@ -21,7 +68,10 @@ Instance::Instance(uint32_t id, Role role, const perf::PerfModel& perf, Schedule
       kv_capacity_blocks_(kv_capacity_tokens / std::max<int64_t>(params.kv_block_tokens, 1)),
       leap_enabled_(leap),
       sink_(&sink),
-      cache_(cache) {
+      cache_(cache),
+      shared_collectives_(collectives),
+      own_collectives_(perf) {
+  TF_ASSERT(!collectives || &collectives->perf() == &perf, "a collective grid shared across perf models");
   TF_ASSERT(params_.max_batched_tokens > 0 && params_.max_num_seqs > 0 && params_.kv_block_tokens > 0,
             "scheduler limits must be positive");
   if (cache_.cache) usage_.prefix_hit_blocks.assign(cache_.cache->tiers().size(), 0);
@@ -98,10 +148,12 @@ void Instance::record_gap(Seq& s, double gap) const {
   }
 }
 
-void Instance::enqueue(const SeqRequest& r) {
+void Instance::enqueue(const SeqRequest& r, double now) {
   Seq s;
   s.req = r;
   s.target = r.input_tokens;
+  s.phase_start = now;
+  s.waiting_since = now;
   queued_prefill_tokens_ += s.target;
   waiting_[r.priority].push_back(std::move(s));
   ++waiting_count_;
@@ -137,7 +189,7 @@ std::optional<Seconds> Instance::interrupt(double now) {
 std::optional<Seconds> Instance::on_arrival(const SeqRequest& request, Seconds now) {
   TF_ASSERT(role_ != Role::decode, "a request was routed to a decode instance");
   TF_ASSERT(can_ever_fit(request.input_tokens, request.output_tokens), "router sent a request that cannot fit");
-  enqueue(request);
+  enqueue(request, now.value());
   return interrupt(now.value());
 }
 
@@ -147,6 +199,7 @@ std::optional<Seconds> Instance::on_handoff(const SeqRequest& request, Seconds n
   sink_->first_token(request.id, id_, now);
   ++usage_.decode_tokens;
   if (request.output_tokens <= 1) {
+    sink_->decode_phases(request.id, {});
     sink_->finished(request.id, id_, now, {Seconds(0.0), Seconds(0.0)});
     return next_wake();
   }
@@ -156,6 +209,8 @@ std::optional<Seconds> Instance::on_handoff(const SeqRequest& request, Seconds n
   s.prefilled = s.target;
   s.generated = 1;
   s.last_token = t;
+  s.phase_start = t;
+  s.waiting_since = t;
   waiting_[request.priority].push_back(std::move(s));
   ++waiting_count_;
   return interrupt(t);
@@ -198,8 +253,10 @@ Bytes Instance::kv_bytes(int64_t blocks) const {
          static_cast<double>(blocks * params_.kv_block_tokens);
 }
 
-void Instance::preempt(size_t index) {
+void Instance::preempt(size_t index, double now) {
   Seq s = std::move(running_[index]);
+  // Waiting from now on, unless it was swapped in at this very boundary and never ran.
+  if (s.waiting_since < 0) s.waiting_since = now;
   running_.erase(running_.begin() + static_cast<std::ptrdiff_t>(index));
   ++usage_.preemptions;
   kv_used_blocks_ -= s.blocks;
@@ -224,7 +281,7 @@ void Instance::preempt(size_t index) {
   requeue_front(std::move(s));
 }
 
-void Instance::make_room_for_decodes() {
+void Instance::make_room_for_decodes(double now) {
   while (true) {
     int64_t need = 0;
     for (const auto& s : running_)
@@ -245,7 +302,7 @@ void Instance::make_room_for_decodes() {
       const Seq& v = running_[victim];
       if (a.req.priority < v.req.priority || (a.req.priority == v.req.priority && a.order > v.order)) victim = i;
     }
-    preempt(victim);
+    preempt(victim, now);
   }
 }
 
@@ -300,7 +357,7 @@ void Instance::admit(Seq s, int64_t blocks) {
 
 std::optional<Seconds> Instance::start_segment(double now) {
   try_swap_in();
-  if (role_ != Role::prefill) make_room_for_decodes();
+  if (role_ != Role::prefill) make_room_for_decodes(now);
 
   const bool chunked = params_.policy == BatchPolicy::chunked;
   int64_t budget = params_.max_batched_tokens;
@@ -357,6 +414,12 @@ std::optional<Seconds> Instance::start_segment(double now) {
   seg_begin_ = now;
   seg_start_ = now + stall_;
   stall_ = 0;
+  // Sequences admitted or swapped in at this boundary stop waiting when its first iteration starts.
+  for (auto& s : running_)
+    if (s.waiting_since >= 0) {
+      s.queued += seg_start_ - s.waiting_since;
+      s.waiting_since = -1;
+    }
   if (!batch.prefills.empty()) {
     for (const auto& s : running_)
       if (s.decode_now) {
@@ -365,6 +428,10 @@ std::optional<Seconds> Instance::start_segment(double now) {
       }
     phase_ = Phase::iteration;
     seg_prefill_ = true;
+    int64_t tokens = batch.decode_seqs;
+    for (const auto& c : batch.prefills)
+      tokens += c.tokens;
+    seg_collectives_ = collective_time(tokens);
     seg_end_ = seg_start_ + std::max(perf_->iteration_time(batch).value(), copy);
     return Seconds(seg_end_);
   }
@@ -399,8 +466,17 @@ std::optional<Seconds> Instance::start_segment(double now) {
   auto lin = perf_->decode_linear(n);
   leap_alpha_ = lin.base.value();
   leap_beta_ = lin.per_context_token.value();
+  seg_collectives_ = collective_time(n);
   seg_end_ = leap_end(leap_k_ - 1);
   return Seconds(seg_end_);
+}
+
+void Instance::end_prefill_phase(Seq& s, double end) {
+  double queued = s.queued;
+  sink_->prefill_phases(s.req.id, {Seconds(queued), Seconds(end - s.phase_start - queued), Seconds(s.collectives)});
+  s.phase_start = end;
+  s.queued = 0;
+  s.collectives = 0;
 }
 
 int64_t Instance::kv_iterations(int64_t limit) const {
@@ -429,6 +505,7 @@ void Instance::finish_iteration(double end) {
   ++usage_.iterations;
   for (size_t i = 0; i < running_.size();) {
     Seq& s = running_[i];
+    s.collectives += seg_collectives_;
     if (s.chunk > 0) {
       s.prefilled += s.chunk;
       usage_.prefill_tokens += s.chunk;
@@ -437,6 +514,7 @@ void Instance::finish_iteration(double end) {
       if (s.decoding()) {
         // The prompt is done: its blocks join the prefix cache.
         if (cache_.cache && s.req.prefix_blocks && s.generated == 0) cache_.cache->insert(*s.req.prefix_blocks);
+        if (s.generated == 0) end_prefill_phase(s, end);
         if (role_ == Role::prefill) {
           handoffs_.push_back({s.req, s.target});
           handed_off_.push_back(std::move(s));
@@ -469,7 +547,9 @@ void Instance::finish_leap(int64_t iterations) {
   usage_.iterations += iterations;
   usage_.decode_tokens += iterations * leap_n_;
   double first_end = leap_end(0);
+  double collectives = seg_collectives_ * static_cast<double>(iterations);
   for (auto& s : running_) {
+    s.collectives += collectives;
     if (!s.decode_now) continue;
     // Iterations lengthen as contexts grow, so a run's later gaps are its longest: only the last
     // tbt_slots() of them can be among the request's longest gaps.
@@ -496,6 +576,8 @@ void Instance::retire(double now) {
     for (double g : s.top_gaps)
       tbt += g;
     if (!s.top_gaps.empty()) tbt /= static_cast<double>(s.top_gaps.size());
+    sink_->decode_phases(s.req.id,
+                         {Seconds(s.queued), Seconds(now - s.phase_start - s.queued), Seconds(s.collectives)});
     sink_->finished(s.req.id, id_, Seconds(now), {Seconds(s.max_gap), Seconds(tbt)});
   }
   running_.erase(std::remove_if(running_.begin(), running_.end(), done), running_.end());

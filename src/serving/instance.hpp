@@ -32,6 +32,11 @@
 // lasts alpha + beta * (C0 + i * n) (perf::PerfModel::decode_linear), so its end time has a closed form and
 // the whole run is one timer. An arrival in the middle cuts the run at the end of the iteration in progress,
 // exactly where stepping one iteration at a time would admit it.
+//
+// Latency budget: each sequence keeps the time it waited (for admission, or preempted until rescheduled) and the
+// collective time of the iterations it sat through, and reports them per phase to the sink (prefill_phases()
+// when its prompt is done, decode_phases() when it finishes). Iterations' collective times come from a
+// CollectiveGrid (below); a decode leap of k iterations of n sequences adds k times one iteration's.
 
 #include <cstdint>
 #include <deque>
@@ -68,6 +73,27 @@ struct PrefixCacheUse {
   Bytes block_bytes;             // KV bytes of one 512-token block
 };
 
+// The collective time (s) of one iteration of a perf model by the new tokens it computes: the sum of the
+// perf model's breakdown() operators "tp.*", "ep.*" and "pp.*". Collectives move the new tokens' activations,
+// so nothing else about the batch changes that time (a test holds the perf model to it). breakdown() costs as
+// much as two iteration times, so the grid asks it only at token counts 0..64 and then 8 per doubling (69, 76,
+// 82, ...), each once, as they are first needed, and interpolates linearly in between: within 1 % of the perf
+// model's (a test checks). The values depend on nothing but the perf model, so a leaping and a stepping run
+// get the same ones, and the instances of one pool may share one grid.
+class CollectiveGrid {
+ public:
+  explicit CollectiveGrid(const perf::PerfModel& perf);
+  const perf::PerfModel& perf() const { return *perf_; }
+  double at(int64_t tokens);
+
+ private:
+  double point(size_t i);  // the perf model's value at grid point i
+
+  const perf::PerfModel* perf_;
+  bool any_;                  // the shape runs collectives at all (tp, pp or ep above 1)
+  std::vector<double> grid_;  // by grid point; negative: not computed yet
+};
+
 struct SeqRequest {
   uint64_t id = 0;
   int64_t input_tokens = 0;
@@ -92,8 +118,10 @@ struct InstanceUsage {
 
 class Instance {
  public:
+  // `collectives`: a grid over `perf` shared with other instances (it must outlive them); without one the
+  // instance keeps its own.
   Instance(uint32_t id, Role role, const perf::PerfModel& perf, SchedulerParams params, int64_t kv_capacity_tokens,
-           bool leap, RequestSink& sink, PrefixCacheUse cache = {});
+           bool leap, RequestSink& sink, PrefixCacheUse cache = {}, CollectiveGrid* collectives = nullptr);
 
   uint32_t id() const { return id_; }
   Role role() const { return role_; }
@@ -154,6 +182,11 @@ class Instance {
     bool decode_now = false;       // produces a token in the current iteration
     bool looked_up = false;        // the prefix cache was consulted for this prompt
     int64_t swapped_blocks = 0;    // blocks held in host memory while swapped out
+    // Latency budget of the phase in progress (prefill: from the arrival here; decode: from the first token).
+    double phase_start = 0;
+    double waiting_since = -1;  // when it began waiting for (re)admission; negative while admitted
+    double queued = 0;          // time waited so far in this phase
+    double collectives = 0;     // collective time of the iterations it sat through in this phase
     bool decoding() const { return prefilled == target; }
     int64_t context() const { return req.input_tokens + generated; }
   };
@@ -162,15 +195,15 @@ class Instance {
   int64_t blocks_for(int64_t tokens) const;
   size_t tbt_slots(const Seq& s) const;
   void record_gap(Seq& s, double gap) const;
-  void enqueue(const SeqRequest& r);
+  void enqueue(const SeqRequest& r, double now);
   void requeue_front(Seq s);
   void admit(Seq s, int64_t blocks);
   Bytes kv_bytes(int64_t blocks) const;
   // A new sequence arrived at `now`: start if idle, or cut a leap at the iteration in progress.
   std::optional<Seconds> interrupt(double now);
-  // Preempts sequences until every decoding sequence can grow by one token, and allocates that token.
-  void make_room_for_decodes();
-  void preempt(size_t index);
+  // Preempts sequences (at `now`) until every decoding sequence can grow by one token, and allocates that token.
+  void make_room_for_decodes(double now);
+  void preempt(size_t index, double now);
   void try_swap_in();
   std::optional<Seconds> start_segment(double now);
   void finish_iteration(double now);
@@ -180,6 +213,12 @@ class Instance {
   double leap_end(int64_t i) const;
   // The largest k <= limit such that k decode iterations fit the free KV blocks.
   int64_t kv_iterations(int64_t limit) const;
+  // Collective time (s) of one iteration that computes `tokens` new tokens (prompt chunks and decodes).
+  double collective_time(int64_t tokens) {
+    return shared_collectives_ ? shared_collectives_->at(tokens) : own_collectives_.at(tokens);
+  }
+  // Reports the prefill phase of a sequence whose prompt is done at `end`, and starts its decode phase.
+  void end_prefill_phase(Seq& s, double end);
 
   uint32_t id_;
   Role role_;
@@ -206,6 +245,9 @@ class Instance {
   double seg_start_ = 0;  // when its first iteration starts (after any swap stall)
   double seg_end_ = 0;
   bool seg_prefill_ = false;
+  double seg_collectives_ = 0;  // collective time of one iteration of the segment (s)
+  CollectiveGrid* shared_collectives_;
+  CollectiveGrid own_collectives_;  // used without a shared grid
   // Leap parameters: k iterations of n sequences, total context c0 at the start.
   int64_t leap_k_ = 0;
   int64_t leap_n_ = 0;

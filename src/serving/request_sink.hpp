@@ -23,6 +23,20 @@ class RequestSink {
   virtual void finished(uint64_t request, uint32_t instance, Seconds time, Gaps gaps) = 0;
   // The request was turned away and none of its tokens will be produced.
   virtual void rejected(uint64_t request, Seconds time) = 0;
+
+  // Where a request's time went on one instance (the latency budget, docs/concepts.md), in seconds. Sinks that
+  // keep no latency budget need not override the two calls below.
+  struct Phases {
+    Seconds queue;        // waiting to be admitted here, and preempted until rescheduled (swap stalls included)
+    Seconds compute;      // the rest of the phase: the iterations it sat through, shared with other requests
+    Seconds collectives;  // of `compute`, those iterations' collectives (TP all-reduce, EP all-to-all, PP sends)
+  };
+  // The prompt is done on a colocated or prefill instance (reported just before first_token(), or before the
+  // hand-off): the phase from the request's arrival at the instance to the end of its prefill.
+  virtual void prefill_phases(uint64_t /*request*/, Phases /*phases*/) {}
+  // The request finished on the instance that decoded it (reported just before finished()): the phase from its
+  // first token (on a decode instance, the KV's arrival) to its last.
+  virtual void decode_phases(uint64_t /*request*/, Phases /*phases*/) {}
 };
 
 }  // namespace tf::serving
