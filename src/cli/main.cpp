@@ -19,6 +19,7 @@
 #include "cli/atomic_file.hpp"
 #include "cli/check_command.hpp"
 #include "cli/fidelity_command.hpp"
+#include "cli/plan_command.hpp"
 #include "cli/progress.hpp"
 #include "cli/report_command.hpp"
 #include "cli/sweep_command.hpp"
@@ -268,6 +269,8 @@ int main(int argc, char** argv) {
   auto* report = tf::cli::add_report_command(app, report_options);
   tf::cli::TopologyOptions topology_options;
   auto* topology = tf::cli::add_topology_command(app, topology_options);
+  tf::cli::PlanOptions plan_options;
+  auto* plan = tf::cli::add_plan_command(app, plan_options);
 
   try {
     app.parse(argc, argv);
@@ -286,6 +289,7 @@ int main(int argc, char** argv) {
     if (*check) return tf::cli::run_check(check_options);
     if (*report) return tf::cli::run_report(report_options);
     if (*topology) return tf::cli::run_topology(topology_options);
+    if (*plan) return tf::cli::run_plan(plan_options);
   } catch (const tf::ConfigError& e) {
     std::cerr << "tokenfactory: error: " << e.what() << "\n";
     return 2;

@@ -1,9 +1,13 @@
 #include "serving/router.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <limits>
 #include <set>
+#include <tuple>
 #include <utility>
 
+#include "core/error.hpp"
 #include "core/registry.hpp"
 
 namespace tf::serving {
@@ -11,6 +15,35 @@ namespace tf::serving {
 namespace {
 
 using Groups = std::vector<std::vector<uint32_t>>;
+
+// Instance speeds as the load-ranking routers use them: empty when none are given or all are equal, so that
+// such a cluster ranks by load alone, exactly as a router without speeds does (same picks, same ties).
+std::vector<double> speeds_for_ranking(const Groups& groups, const RouterParams& p) {
+  if (p.speed.empty()) return {};
+  for (double s : p.speed)
+    TF_ASSERT(std::isfinite(s) && s > 0, "router: instance speeds must be positive and finite");
+  for (const auto& g : groups)
+    for (uint32_t i : g)
+      TF_ASSERT(i < p.speed.size(), "router: no speed for instance " + std::to_string(i));
+  bool uniform = std::all_of(p.speed.begin(), p.speed.end(), [&](double s) { return s == p.speed.front(); });
+  return uniform ? std::vector<double>{} : p.speed;
+}
+
+// The rank of an instance in a load-ranking router: load / speed, then the faster instance (so an idle fast
+// instance is taken before an idle slow one), then the lowest id. Without speeds: load, then the lowest id.
+struct Rank {
+  double load_per_speed = 0;
+  double neg_speed = -1;
+  uint32_t id = 0;
+  friend bool operator<(const Rank& a, const Rank& b) {
+    return std::tie(a.load_per_speed, a.neg_speed, a.id) < std::tie(b.load_per_speed, b.neg_speed, b.id);
+  }
+};
+
+Rank rank_of(double load, uint32_t id, const std::vector<double>& speed) {
+  if (speed.empty()) return {load, -1.0, id};
+  return {load / speed[id], -speed[id], id};
+}
 
 // Cycles through each group's instances in order.
 class RoundRobin final : public Router {
@@ -29,53 +62,61 @@ class RoundRobin final : public Router {
   std::vector<size_t> cursor_;
 };
 
-// The instance with the fewest outstanding requests; ties go to the lowest id. O(log n) per pick and per
-// load change: each group keeps its instances ordered by (outstanding, id).
+// The instance with the fewest outstanding requests per unit of speed; ties go to the faster instance, then
+// the lowest id. O(log n) per pick and per load change: each group keeps its instances ordered by rank.
 class LeastOutstanding final : public Router {
  public:
-  LeastOutstanding(const Groups& groups, const ClusterView& view) : view_(view), index_(groups.size()) {
+  LeastOutstanding(const Groups& groups, const ClusterView& view, std::vector<double> speed)
+      : view_(view), speed_(std::move(speed)), index_(groups.size()) {
     for (uint32_t g = 0; g < groups.size(); ++g)
       for (uint32_t i : groups[g]) {
         if (i >= load_.size()) {
           load_.resize(i + 1, 0);
           group_of_.resize(i + 1);
         }
-        index_[g].insert({0, i});
+        index_[g].insert(rank_of(0, i, speed_));
         group_of_[i].push_back(g);
       }
   }
-  uint32_t pick(uint32_t group, const RouteRequest&) override { return index_[group].begin()->second; }
+  uint32_t pick(uint32_t group, const RouteRequest&) override { return index_[group].begin()->id; }
   void load_changed(uint32_t id) override {
     if (id >= load_.size() || group_of_[id].empty()) return;
     int64_t now = view_.instance(id).outstanding();
     if (now == load_[id]) return;
+    Rank before = rank_of(static_cast<double>(load_[id]), id, speed_);
+    Rank after = rank_of(static_cast<double>(now), id, speed_);
     for (uint32_t g : group_of_[id]) {
-      index_[g].erase({load_[id], id});
-      index_[g].insert({now, id});
+      index_[g].erase(before);
+      index_[g].insert(after);
     }
     load_[id] = now;
   }
 
  private:
   const ClusterView& view_;
-  std::vector<std::set<std::pair<int64_t, uint32_t>>> index_;
-  std::vector<int64_t> load_;
+  std::vector<double> speed_;  // empty: all equal
+  std::vector<std::set<Rank>> index_;
+  std::vector<int64_t> load_;  // outstanding requests as last indexed
   std::vector<std::vector<uint32_t>> group_of_;
 };
 
-// Scans the group and takes the instance with the lowest score (ties: lowest id).
+// Scans the group and takes the instance with the lowest score; ties go to the first in the group's order (its
+// lowest id). With speeds, the score is divided by the instance's speed, and ties go to the faster instance.
 class Scan final : public Router {
  public:
   using Score = std::function<double(const Instance&, const RouteRequest&)>;
-  Scan(Groups groups, const ClusterView& view, Score score)
-      : groups_(std::move(groups)), view_(view), score_(std::move(score)) {}
+  Scan(Groups groups, const ClusterView& view, Score score, std::vector<double> speed = {})
+      : groups_(std::move(groups)), view_(view), score_(std::move(score)), speed_(std::move(speed)) {}
   uint32_t pick(uint32_t group, const RouteRequest& r) override {
     uint32_t best = groups_[group].front();
     double best_score = std::numeric_limits<double>::infinity();
+    double best_speed = 0;
     for (uint32_t i : groups_[group]) {
-      double s = score_(view_.instance(i), r);
-      if (s < best_score) {
+      double speed = speed_.empty() ? 1.0 : speed_[i];
+      double s = score_(view_.instance(i), r) / speed;
+      if (s < best_score || (s == best_score && speed > best_speed)) {
         best_score = s;
+        best_speed = speed;
         best = i;
       }
     }
@@ -87,20 +128,24 @@ class Scan final : public Router {
   Groups groups_;
   const ClusterView& view_;
   Score score_;
+  std::vector<double> speed_;  // empty: all equal
 };
 
 }  // namespace
 
 const std::vector<RouterInfo>& routers() {
   static const std::vector<RouterInfo> all = {
-      {"least-kv-load", "the instance whose KV cache is least full, counting the needs of its waiting prompts (scan)",
-       [](const Groups& g, const ClusterView& v, const RouterParams&) {
-         return std::unique_ptr<Router>(
-             new Scan(g, v, [](const Instance& i, const RouteRequest&) { return i.kv_load(); }));
+      {"least-kv-load",
+       "the instance whose KV cache is least full, counting the needs of its waiting prompts, per unit of "
+       "instance speed (scan)",
+       [](const Groups& g, const ClusterView& v, const RouterParams& p) {
+         return std::unique_ptr<Router>(new Scan(
+             g, v, [](const Instance& i, const RouteRequest&) { return i.kv_load(); }, speeds_for_ranking(g, p)));
        }},
-      {"least-outstanding", "the instance with the fewest requests waiting or running (indexed, O(log n))",
-       [](const Groups& g, const ClusterView& v, const RouterParams&) {
-         return std::unique_ptr<Router>(new LeastOutstanding(g, v));
+      {"least-outstanding",
+       "the instance with the fewest requests waiting or running per unit of instance speed (indexed, O(log n))",
+       [](const Groups& g, const ClusterView& v, const RouterParams& p) {
+         return std::unique_ptr<Router>(new LeastOutstanding(g, v, speeds_for_ranking(g, p)));
        }},
       {"prefix-affinity",
        "the instance holding the longest cached prefix of the prompt, discounted by its queue: maximises cached "
@@ -116,6 +161,8 @@ const std::vector<RouterInfo>& routers() {
        [](const Groups& g, const ClusterView&, const RouterParams&) {
          return std::unique_ptr<Router>(new RoundRobin(g));
        }},
+      // Ranks by time, not load: each instance's prediction comes from its own perf model, so its speed is
+      // already in it and dividing by the speed would count it twice.
       {"slo-aware",
        "the instance with the earliest predicted end of the request's prefill: the iteration in progress, the "
        "queued prompt work and the request's own uncached prompt, from the perf model (scan)",
