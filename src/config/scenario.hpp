@@ -49,6 +49,7 @@ struct InstanceConfig {
   std::string dtype = "bf16";    // weights and activations
   std::string kv_dtype;          // defaults to dtype (int8 weights keep a bf16 cache)
   double memory_fraction = 0.9;  // share of HBM the serving engine uses
+  std::string stack = "modern";  // serving stack's host time: models/stacks/<key>.json, or a path to one
   SchedulerConfig scheduler;
   PrefixCacheConfig prefix_cache;
 };

@@ -156,6 +156,10 @@ InstanceConfig parse_instance(const JsonReader& j) {
   if (auto v = o.optional("memory_fraction")) {
     c.memory_fraction = v->as_double(0.05, 1.0);
   }
+  if (auto v = o.optional("stack")) {
+    c.stack = v->as_string();  // the factory checks the key against models/stacks
+    if (c.stack.empty()) v->fail("expected a serving stack key such as \"modern\" or a path to a .json file");
+  }
   if (auto v = o.optional("scheduler")) c.scheduler = parse_scheduler(*v);
   if (auto v = o.optional("prefix_cache")) c.prefix_cache = parse_prefix_cache(*v);
   o.finish();
@@ -766,6 +770,8 @@ nlohmann::json to_json(const Scenario& s) {
     if (i.prefix_cache.enabled) pools.back()["instance"]["prefix_cache"] = prefix_cache_json(i.prefix_cache);
     if (!p.scale_up.empty()) pools.back()["scale_up"] = p.scale_up;
     if (p.spares > 0) pools.back()["spares"] = p.spares;
+    // Only when not the default, so that existing scenarios' resolved configs stay byte for byte the same.
+    if (i.stack != "modern") pools.back()["instance"]["stack"] = i.stack;
   }
   auto router = [](const RouterConfig& r) { return json{{"kind", r.kind}, {"queue_weight", r.queue_weight}}; };
   j["cluster"] = {{"pools", pools},

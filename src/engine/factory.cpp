@@ -290,6 +290,11 @@ FactoryPlan plan_factory(const config::Scenario& s, const catalog::Catalog& cata
     shape.weight_dtype = *dtype;
     shape.kv_dtype = *kv_dtype;
     shape.memory_fraction = ic.memory_fraction;
+    // Host time of the serving software per iteration (perf/serving_stack.hpp); "modern" by default.
+    shape.stack = from_catalog(s, pool_path(i, "/instance/stack"), [&] {
+      const bool is_path = ic.stack.find('/') != std::string::npos || ic.stack.ends_with(".json");
+      return perf::find_serving_stack(catalog.root() / "models/stacks", is_path ? s.resolve(ic.stack) : ic.stack);
+    });
     pp.accelerators_per_instance = shape.accelerators();
     if (pc.count % pp.accelerators_per_instance != 0)
       throw ConfigError(

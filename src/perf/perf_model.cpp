@@ -63,7 +63,8 @@ constexpr Seconds kAttentionOverhead{18e-6};
 // Llama-2-70B TP4, batch 8): schedule 0.18 + sampler 1.18 + prepare inputs 0.37 + process outputs 0.79 ms
 // (medians) = 2.5 ms. Ray's 3 ms per-step RPC is left out: current engines do not drive workers through
 // Ray each step. It grows with batch size in that table (9 ms at batch 64); modern engines overlap much
-// of it with the GPU, so a constant is a middle estimate.
+// of it with the GPU, so a constant is a middle estimate. models/stacks/modern.json, the default serving
+// stack, holds the same figure; stacks that pay more host time (eager launches) are in models/stacks/.
 constexpr Seconds kIterationOverhead{2.5e-3};
 
 }  // namespace
@@ -132,6 +133,8 @@ enum Op : int {
   kEpCombine,
   kLmHead,
   kPpSend,
+  kHostLaunch,
+  kHostSync,
   kIteration,
   kOpCount
 };
@@ -155,6 +158,8 @@ constexpr const char* kOpName[kOpCount] = {"embedding",
                                            "ep.combine",
                                            "lm_head",
                                            "pp.send",
+                                           "host.launch",
+                                           "host.sync",
                                            "iteration"};
 static_assert(kOpCount <= 24, "PerfModel::flagged_ holds 24 flags");
 
@@ -455,6 +460,14 @@ PerfModel::PerfModel(InstanceShape shape, Efficiency efficiency)
         sp->scale_up_latency.value() < 0.0 || sp->scale_out_latency.value() < 0.0)
       throw std::invalid_argument("perf model: span bandwidths must be > 0 and latencies >= 0");
   }
+  if (shape_.stack) {
+    host_ = *shape_.stack;
+    if (host_.iteration_overhead.value() < 0.0 || host_.layer_launch.value() < 0.0 ||
+        host_.collective_sync_per_rank.value() < 0.0)
+      throw std::invalid_argument(fmt::format("perf model: serving stack {} has a negative host time", host_.name));
+  } else {
+    host_.iteration_overhead = eff_.iteration_overhead;
+  }
   dims_ = std::make_shared<const Dims>(shape_);
   family_ = &family_curves(family_of(*shape_.accelerator));
   span_ = resolved_span(shape_);
@@ -493,7 +506,7 @@ class Layout {
  public:
   Layout(const InstanceShape& s, const Efficiency& e, const PerfModel::Dims& dims, const FamilyCurves& family,
          bool use_curves, const PerfModel::Measured* tables, std::array<std::atomic<bool>, 24>* flags,
-         const CollectiveSpan& instance_span, const CollectiveEfficiency& collective_eff)
+         const CollectiveSpan& instance_span, const CollectiveEfficiency& collective_eff, const ServingStack& stack)
       : shape(s),
         eff(e),
         model(*s.model),
@@ -504,7 +517,8 @@ class Layout {
         measured(tables),
         flagged(flags),
         span(instance_span),
-        collective(collective_eff) {
+        collective(collective_eff),
+        host(stack) {
     peak_w = acc.peak(s.weight_dtype).value();
     // Attention kernels (FlashAttention, FlashMLA) compute in bf16 whatever the weight format.
     peak_bf16 = acc.supports(catalog::Dtype::bf16) ? acc.peak(catalog::Dtype::bf16).value() : peak_w;
@@ -630,6 +644,7 @@ class Layout {
   const RooflineCurve* gemm_curve = nullptr;
   const CollectiveSpan& span;
   const CollectiveEfficiency& collective;
+  const ServingStack& host;
 };
 
 // Attention over the prompt chunks of this iteration, one layer, per accelerator. Causal within a chunk:
@@ -804,7 +819,20 @@ void fixed_part(const Layout& l, double tokens, double outputs, const std::vecto
     if (across > 0.0) ledger.add(kPpSend, l.pp_send(ta * h * act, true), across);
   }
 
-  ledger.add(kIteration, l.eff.iteration_overhead);
+  // -- host time of the serving stack (serving_stack.hpp): each layer's kernels launched eagerly, and at
+  // every collective call the wait for the slowest of its ranks' hosts. A stack with CUDA graphs charges
+  // neither, and then neither is listed. Both depend on the shape only, so decode stays linear in context.
+  if (l.host.layer_launch.value() > 0.0) ledger.add(kHostLaunch, l.host.layer_launch, layers);
+  if (l.host.collective_sync_per_rank.value() > 0.0) {
+    double waits = s.pp - 1.0;  // sum over the iteration's collective calls of (ranks - 1)
+    if (d.tp > 1) {
+      const double tp_all_reduces = layers + dense_layers + (d.dp > 1.0 ? 0.0 : moe_layers);
+      waits += (d.tp - 1.0) * tp_all_reduces;
+    }
+    if (moe_layers > 0 && d.dp > 1.0) waits += 2.0 * moe_layers * (d.moe_group - 1.0);  // dispatch, combine
+    if (waits > 0.0) ledger.add(kHostSync, l.host.collective_sync_per_rank, waits);
+  }
+  ledger.add(kIteration, l.host.iteration_overhead);
 }
 
 int64_t new_tokens(const Batch& b) {
@@ -825,7 +853,7 @@ std::vector<PrefillChunk> real_chunks(const Batch& b) {
 }  // namespace
 
 PerfModel::DecodeLinear PerfModel::decode_linear(int64_t n) const {
-  const Layout l(shape_, eff_, *dims_, *family_, curves_, measured_.get(), flagged_.get(), span_, *collective_);
+  const Layout l(shape_, eff_, *dims_, *family_, curves_, measured_.get(), flagged_.get(), span_, *collective_, host_);
   const double layers = double(shape_.model->layers);
   if (n <= 0) return {Seconds(0.0), decode_attention(l, 1.0).per_context * layers};
   Ledger ledger;
@@ -858,7 +886,7 @@ Seconds PerfModel::iteration_time(const Batch& batch) const {
     const DecodeLinear d = decode_linear(batch.decode_seqs);
     return d.base + d.per_context_token * double(batch.decode_context_sum);
   }
-  const Layout l(shape_, eff_, *dims_, *family_, curves_, measured_.get(), flagged_.get(), span_, *collective_);
+  const Layout l(shape_, eff_, *dims_, *family_, curves_, measured_.get(), flagged_.get(), span_, *collective_, host_);
   Ledger ledger;
   return mixed_iteration(l, batch, chunks, ledger);
 }
@@ -866,7 +894,7 @@ Seconds PerfModel::iteration_time(const Batch& batch) const {
 std::vector<OperatorTime> PerfModel::breakdown(const Batch& batch) const {
   std::vector<OperatorTime> parts;
   if (new_tokens(batch) <= 0) return parts;
-  const Layout l(shape_, eff_, *dims_, *family_, curves_, measured_.get(), flagged_.get(), span_, *collective_);
+  const Layout l(shape_, eff_, *dims_, *family_, curves_, measured_.get(), flagged_.get(), span_, *collective_, host_);
   Ledger ledger(&parts);
   mixed_iteration(l, batch, real_chunks(batch), ledger);
   return parts;
@@ -881,10 +909,13 @@ std::vector<std::pair<std::string, std::string>> PerfModel::modes() const {
     const bool runs = (op != kTpAllReduce || d.tp > 1) && (op < kFfnGateUp || op > kFfnDown || m.dense_layers() > 0) &&
                       (op < kMoeRouter || op > kEpCombine || m.is_moe()) &&
                       (op < kMoeSharedGateUp || op > kMoeSharedDown || m.shared_experts > 0) &&
-                      (op != kEpDispatch && op != kEpCombine ? true : d.dp > 1.0) && (op != kPpSend || shape_.pp > 1);
+                      (op != kEpDispatch && op != kEpCombine ? true : d.dp > 1.0) && (op != kPpSend || shape_.pp > 1) &&
+                      (op != kHostLaunch || host_.layer_launch.value() > 0.0) &&
+                      (op != kHostSync ||
+                       (host_.collective_sync_per_rank.value() > 0.0 && (d.tp > 1 || d.dp > 1.0 || shape_.pp > 1)));
     if (!runs) continue;
     std::string mode;
-    if (op == kIteration)
+    if (op == kIteration || op == kHostLaunch || op == kHostSync)
       mode = "constant";
     else if (measured_ != nullptr && measured_->has(op))
       mode = (*flagged_)[op].load(std::memory_order_relaxed) ? "measured+extrapolated" : "measured";

@@ -28,6 +28,7 @@
 #include "catalog/llm.hpp"
 #include "core/units.hpp"
 #include "perf/collectives.hpp"
+#include "perf/serving_stack.hpp"
 
 namespace tf::perf {
 
@@ -52,6 +53,11 @@ struct InstanceShape {
   // the expert-parallel all-to-all run over the span of their group (span->group(tp), group(max(tp, ep))):
   // inside one domain as before (measured tables, fitted curve); across domains priced by collectives.hpp.
   std::optional<CollectiveSpan> span;
+  // The serving software's host time per iteration (serving_stack.hpp); its iteration_overhead replaces
+  // the efficiency's. Absent: the efficiency's iteration_overhead alone, which for the default efficiencies
+  // is the "modern" stack's figure, so that a shape without a stack and one with models/stacks/modern.json
+  // time every batch identically.
+  std::optional<ServingStack> stack;
 
   // Accelerators one instance spans: tp * pp for dense models; max(tp, ep) * pp for MoE, since attention
   // is replicated in data-parallel groups across the expert-parallel accelerators.
@@ -132,7 +138,8 @@ class PerfModel {
 
   // How each operator kind this model runs is timed, in execution order: "measured", "roofline", or
   // "measured+extrapolated" once a query has fallen outside its table and was extrapolated by the
-  // roofline (see the header comment). "iteration" (host overhead) is a constant, reported as "constant".
+  // roofline (see the header comment). "iteration" (host overhead) is a constant, reported as "constant",
+  // and so are the stack's "host.launch" and "host.sync", listed only when the stack charges them.
   std::vector<std::pair<std::string, std::string>> modes() const;
 
   struct Measured;  // the lookups built from the tables (perf_model.cpp)
@@ -147,6 +154,7 @@ class PerfModel {
   CollectiveSpan span_;                                     // shape_.span, or the default
   std::shared_ptr<const CollectiveEfficiency> collective_;  // for groups that cross domains
   const FamilyCurves* family_ = nullptr;                    // the roofline curves of the accelerator's family
+  ServingStack host_;  // shape_.stack, or the efficiency's iteration overhead with no eager or sync terms
   // Per operator kind: a query was extrapolated beyond its table (written from const methods; atomic so
   // that concurrent callers stay well-defined).
   std::shared_ptr<std::array<std::atomic<bool>, 24>> flagged_;
