@@ -2,10 +2,14 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <memory>
+
 #include "core/error.hpp"
 #include "core/json_reader.hpp"
 #include "cost/cost_model.hpp"
 #include "serving/scheduler.hpp"
+#include "topology/placement.hpp"
 
 namespace tf::engine {
 
@@ -140,6 +144,83 @@ void check_roles(const config::Scenario& s, const FactoryPlan& plan) {
                                       q.config->name, p.config->name, p.config->instance.model));
     }
   }
+}
+
+// What an instance's collectives see of the fabric, in the perf model's terms: the NIC bandwidth the path's
+// most oversubscribed tier leaves when every NIC sends at once.
+perf::CollectiveSpan collective_span(const topology::InstanceSpan& s) {
+  perf::CollectiveSpan c;
+  c.ranks = static_cast<int>(s.accelerators);
+  c.ranks_per_domain = static_cast<int>(s.max_per_domain);
+  c.scale_up_bandwidth = s.scale_up_bandwidth;
+  c.scale_up_latency = s.scale_up_latency;
+  c.scale_out_bandwidth = s.nic_bandwidth * s.fabric_share;
+  c.scale_out_latency = s.scale_out_latency;
+  return c;
+}
+
+bool same_links(const perf::CollectiveSpan& a, const perf::CollectiveSpan& b) {
+  return a.ranks == b.ranks && a.ranks_per_domain == b.ranks_per_domain &&
+         a.scale_up_bandwidth.value() == b.scale_up_bandwidth.value() &&
+         a.scale_up_latency.value() == b.scale_up_latency.value() &&
+         a.scale_out_bandwidth.value() == b.scale_out_bandwidth.value() &&
+         a.scale_out_latency.value() == b.scale_out_latency.value();
+}
+
+// Builds cluster.topology and places the instances on it. Every fabric is checked (a count that does not fill
+// its domains, a radix too small, a forbidden split are errors naming the key); a clos or rail fabric is kept
+// for the engine, and each instance's collectives are priced over the links its placement spans. An ideal
+// fabric keeps today's rule (one domain up to its size, the catalog's scale-out figures beyond), so its runs
+// do not change.
+void plan_fabric(const config::Scenario& s, const catalog::Catalog& catalog, FactoryPlan& plan) {
+  auto errors = [&](auto&& f) {
+    try {
+      return f();
+    } catch (const topology::BuildError& e) {
+      std::string where = "/cluster/" + e.field();
+      std::replace(where.begin(), where.end(), '.', '/');
+      throw ConfigError(s.file, where, e.message());
+    }
+  };
+  // Built in place: a Topology's Site edges point into its graph's storage, so it must not be copied (and
+  // Boost's adjacency_list copies where a move is asked for).
+  std::shared_ptr<topology::Topology> t(
+      new topology::Topology(errors([&] { return topology::build(s.cluster, catalog); })));
+  std::vector<topology::PoolInstances> counts;
+  for (const auto& p : plan.pools)
+    counts.push_back({p.accelerators_per_instance, p.instances});
+  const auto& tc = s.cluster.topology;
+  auto placements = errors([&] { return topology::place(*t, counts, tc.placement, tc.allow_split); });
+  if (t->kind == topology::FabricKind::ideal) return;
+
+  plan.instance_accelerators.reserve(placements.size());
+  size_t next = 0;
+  for (auto& pool : plan.pools) {
+    std::vector<perf::CollectiveSpan> spans;  // spans[0]: instance 0's
+    std::vector<uint16_t> index;
+    for (int64_t k = 0; k < pool.instances; ++k, ++next) {
+      const auto& placed = placements[next];
+      std::vector<int64_t> accelerators;
+      for (auto v : placed.accelerators)
+        accelerators.push_back(t->graph[v].index);
+      plan.instance_accelerators.push_back(std::move(accelerators));
+      auto span = collective_span(topology::span(*t, placed));
+      size_t i = 0;
+      while (i < spans.size() && !same_links(spans[i], span))
+        ++i;
+      if (i == spans.size()) spans.push_back(span);
+      index.push_back(static_cast<uint16_t>(i));
+    }
+    pool.shape.span = spans[0];
+    pool.perf = std::make_unique<perf::PerfModel>(pool.shape, catalog.root() / "models/profiles");
+    for (size_t i = 1; i < spans.size(); ++i) {
+      perf::InstanceShape shape = pool.shape;
+      shape.span = spans[i];
+      pool.span_perf.push_back(std::make_unique<perf::PerfModel>(shape, catalog.root() / "models/profiles"));
+    }
+    if (spans.size() > 1) pool.perf_index = std::move(index);
+  }
+  plan.fabric = std::move(t);
 }
 
 // Mixed fleets: where the instances a router chooses among differ in accelerator or shape, give the router
@@ -304,6 +385,7 @@ FactoryPlan plan_factory(const config::Scenario& s, const catalog::Catalog& cata
                       pc.count, pp.accelerators_per_instance, ic.tp, ic.pp,
                       ic.ep > 1 ? fmt::format(", ep {}", ic.ep) : std::string(), pp.accelerators_per_instance));
     // Measured kernel tables where models/profiles/<accelerator>/ has them, the fitted roofline elsewhere.
+    pp.shape = shape;
     pp.perf = std::make_unique<perf::PerfModel>(shape, catalog.root() / "models/profiles");
     pp.fit = pp.perf->memory_fit();
     if (!pp.fit.fits())
@@ -333,6 +415,7 @@ FactoryPlan plan_factory(const config::Scenario& s, const catalog::Catalog& cata
   }
   plan.instances = next_instance;
   check_roles(s, plan);
+  plan_fabric(s, catalog, plan);
   plan_speeds(plan);
   for (size_t k = 0; k < s.failures.scripted.size(); ++k) {
     const auto& f = s.failures.scripted[k];

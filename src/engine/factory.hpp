@@ -15,6 +15,7 @@
 #include "serving/instance.hpp"
 #include "serving/prefix_cache.hpp"
 #include "serving/router.hpp"
+#include "topology/topology.hpp"
 
 namespace tf::engine {
 
@@ -22,7 +23,13 @@ struct PoolPlan {
   const config::PoolConfig* config = nullptr;
   const catalog::Accelerator* accelerator = nullptr;
   const catalog::LlmArchitecture* model = nullptr;
-  std::unique_ptr<perf::PerfModel> perf;
+  perf::InstanceShape shape;             // what `perf` was built from
+  std::unique_ptr<perf::PerfModel> perf;  // instance 0's (and every instance's, unless span_perf says otherwise)
+  // On a clos or rail fabric, instances whose collectives cross other links than instance 0's (they straddle
+  // scale-up domains or leaf groups differently): their perf models, and per instance an index into them, 0
+  // meaning `perf`. Both empty when every instance is alike.
+  std::vector<std::unique_ptr<perf::PerfModel>> span_perf;
+  std::vector<uint16_t> perf_index;
   perf::MemoryFit fit;
   serving::Role role = serving::Role::colocated;
   serving::SchedulerParams scheduler;
@@ -37,6 +44,12 @@ struct PoolPlan {
   int64_t instances = 0;
   uint32_t first_instance = 0;  // global id of the pool's first instance
   uint32_t model_group = 0;
+
+  // The perf model of the pool's instance k.
+  const perf::PerfModel& perf_of(int64_t k) const {
+    uint16_t i = perf_index.empty() ? 0 : perf_index[static_cast<size_t>(k)];
+    return i == 0 ? *perf : *span_perf[i - 1];
+  }
 };
 
 // One accelerator type's demand against its supply (cluster.supply), for results.json.
@@ -63,12 +76,18 @@ struct FactoryPlan {
   uint32_t instances = 0;
   int64_t accelerators = 0;
   std::vector<SupplyLine> supply;  // one line per accelerator type used or listed in cluster.supply
+  // The scale-out fabric of a clos or rail topology (docs/topologies.md), lowered by the engine so that KV
+  // hand-offs and request messages are flows over it; and per instance id the accelerators it sits on. Null
+  // and empty for an ideal fabric: the engine then gives each instance a NIC link to one non-blocking switch.
+  std::shared_ptr<const topology::Topology> fabric;
+  std::vector<std::vector<int64_t>> instance_accelerators;
 };
 
 // Throws tf::ConfigError naming the scenario file and JSON path for every problem it finds: unknown
 // accelerator, model, router or scheduler; a dtype the accelerator lacks; a count that does not divide
 // into instances; weights that do not fit; a prefill pool without a decode pool (or the reverse); a prefix
-// cache on traffic without prefix hashes; a cache tier that leaves no room for KV.
+// cache on traffic without prefix hashes; a cache tier that leaves no room for KV; a topology that cannot be
+// built or a placement it forbids (the error names the cluster.topology or pool key to change).
 FactoryPlan plan_factory(const config::Scenario& scenario, const catalog::Catalog& catalog);
 
 }  // namespace tf::engine

@@ -9,12 +9,14 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <optional>
 #include <unordered_map>
 
 #include "core/error.hpp"
 #include "engine/failures.hpp"
+#include "engine/platform.hpp"
 
 namespace tf::engine {
 
@@ -53,6 +55,7 @@ class Simulation final : public serving::ClusterView, public serving::RequestSin
     engine.run();
 
     TF_ASSERT(transfers_.empty(), "a KV transfer never completed");
+    TF_ASSERT(messages_.empty(), "a request never reached its instance");
     out_.simulated = Seconds(sg4::Engine::get_clock());
     out_.timeseries = series->finish(out_.simulated);  // timeseries
     for (size_t i = 0; i < instances_.size(); ++i) {
@@ -95,8 +98,29 @@ class Simulation final : public serving::ClusterView, public serving::RequestSin
     uint32_t from_epoch = 0, to_epoch = 0;  // the incarnations it left and goes to (failures)
     sg4::CommPtr comm;                      // kept alive until it completes
   };
+  struct Message {  // a request on its way from the gateway (clos or rail fabrics)
+    serving::SeqRequest request;
+    uint32_t to = 0;
+    double start = 0;
+    uint32_t epoch = 0;  // the incarnation of `to` it was sent to (failures)
+    Bytes bytes;
+    sg4::CommPtr comm;
+  };
 
   void build_platform() {
+    if (plan_.fabric) {
+      // A clos or rail fabric (docs/topologies.md): one host per instance, on its accelerators' leaf group.
+      std::vector<Endpoint> endpoints;
+      endpoints.reserve(plan_.instances);
+      for (const auto& pool : plan_.pools)
+        for (int64_t k = 0; k < pool.instances; ++k)
+          endpoints.push_back({fmt::format("{}-{}", pool.config->name, k),
+                               plan_.instance_accelerators[pool.first_instance + static_cast<size_t>(k)]});
+      Platform platform = lower(*plan_.fabric, endpoints);
+      hosts_ = std::move(platform.hosts);
+      frontend_ = platform.frontend;
+      return;
+    }
     auto* zone = sg4::create_star_zone("factory");
     for (const auto& pool : plan_.pools)
       for (int64_t k = 0; k < pool.instances; ++k) {
@@ -137,8 +161,9 @@ class Simulation final : public serving::ClusterView, public serving::RequestSin
           use.network = pool.network;
           use.block_bytes = pool.kv_bytes_per_token * 512.0;
         }
-        instances_.emplace_back(pool.first_instance + static_cast<uint32_t>(k), pool.role, *pool.perf, pool.scheduler,
-                                pool.kv_capacity_tokens, scenario_.engine.leap, *this, use);
+        const perf::PerfModel& perf = pool.perf_of(k);
+        instances_.emplace_back(pool.first_instance + static_cast<uint32_t>(k), pool.role, perf, pool.scheduler,
+                                pool.kv_capacity_tokens, scenario_.engine.leap, *this, use, &grid(perf));
         cache_use_.push_back(use);
       }
     }
@@ -190,9 +215,48 @@ class Simulation final : public serving::ClusterView, public serving::RequestSin
       out_.log.routed(r.id, target);
       serving::SeqRequest seq{r.id, r.input_tokens, r.output_tokens, cls.priority, blocks};
       in_flight_.emplace(r.id, Live{std::move(owned), target});
+      if (frontend_) {
+        send_request(target, seq);
+        return;
+      }
       rearm(target, inst.on_arrival(seq, now_s));
       router_->load_changed(target);
     }
+  }
+
+  // On a clos or rail fabric the request travels from the gateway to its instance as a flow: its prompt, at
+  // kRequestBytesPerToken, plus a header. It reaches the instance when the flow completes.
+  static constexpr double kRequestBytesPerToken = 4;  // token ids as 32-bit integers
+  static constexpr double kRequestHeaderBytes = 1024;
+
+  void send_request(uint32_t target, const serving::SeqRequest& seq) {
+    Message m;
+    m.request = seq;
+    m.to = target;
+    m.start = sg4::Engine::get_clock();
+    m.epoch = failures_ ? epoch_[target] : 0;
+    m.bytes = Bytes(kRequestHeaderBytes + kRequestBytesPerToken * static_cast<double>(seq.input_tokens));
+    m.comm = sg4::Comm::sendto_init(frontend_, hosts_[target]);
+    m.comm->set_payload_size(static_cast<uint64_t>(m.bytes.value()));
+    const sg4::Activity* key = m.comm.get();
+    auto& stored = messages_.emplace(key, std::move(m)).first->second;
+    stored.comm->start();
+  }
+
+  void on_request_delivered(Message m) {
+    ++out_.events;
+    double now_v = sg4::Engine::get_clock();
+    out_.log.add_network(m.request.id, Seconds(now_v - m.start));
+    auto& stats = out_.request_messages;
+    ++stats.count;
+    stats.bytes += m.bytes;
+    stats.time += Seconds(now_v - m.start);
+    stats.max = std::max(stats.max, Seconds(now_v - m.start));
+    // The instance failed while the request was on its way: kill() has retried it already.
+    if (failures_ && m.epoch != epoch_[m.to]) return;
+    rearm(m.to, instances_[m.to].on_arrival(m.request, now()));
+    router_->load_changed(m.to);
+    progress();
   }
 
   // In a disaggregated model, some decode instance must be able to hold the whole request.
@@ -271,6 +335,12 @@ class Simulation final : public serving::ClusterView, public serving::RequestSin
   }
 
   void on_transfer_done(const sg4::Activity& a) {
+    if (auto m = messages_.find(&a); m != messages_.end()) {
+      Message message = std::move(m->second);
+      messages_.erase(m);
+      on_request_delivered(std::move(message));
+      return;
+    }
     auto it = transfers_.find(&a);
     if (it == transfers_.end()) return;
     ++out_.events;
@@ -418,9 +488,10 @@ class Simulation final : public serving::ClusterView, public serving::RequestSin
       cache_use_[id] = use;
     }
     const PoolPlan& pool = *pool_of_[id];
+    const perf::PerfModel& perf = pool.perf_of(id - pool.first_instance);
     std::destroy_at(&instances_[id]);
-    std::construct_at(&instances_[id], id, pool.role, *pool.perf, pool.scheduler, pool.kv_capacity_tokens,
-                      scenario_.engine.leap, static_cast<serving::RequestSink&>(*this), use);
+    std::construct_at(&instances_[id], id, pool.role, perf, pool.scheduler, pool.kv_capacity_tokens,
+                      scenario_.engine.leap, static_cast<serving::RequestSink&>(*this), use, &grid(perf));
   }
 
   // A request whose instance failed starts over: its arrival time stands, so the wait counts against its SLO.
@@ -446,6 +517,13 @@ class Simulation final : public serving::ClusterView, public serving::RequestSin
       into.prefix_hit_blocks[k] += u.prefix_hit_blocks[k];
   }
 
+  // One collective-time grid per perf model, shared by the instances that use it (serving/instance.hpp).
+  serving::CollectiveGrid& grid(const perf::PerfModel& perf) {
+    auto& g = grids_[&perf];
+    if (!g) g = std::make_unique<serving::CollectiveGrid>(perf);
+    return *g;
+  }
+
   // Keeps exactly one timer per busy instance, at the time the instance asked for.
   void rearm(uint32_t id, std::optional<Seconds> when) {
     Timer*& t = timers_[id];
@@ -469,6 +547,8 @@ class Simulation final : public serving::ClusterView, public serving::RequestSin
   RunOptions options_;
   RunOutput out_;
   std::vector<sg4::Host*> hosts_;         // by instance id
+  sg4::Host* frontend_ = nullptr;         // a clos or rail fabric's user gateway: requests are flows from it
+  std::map<const perf::PerfModel*, std::unique_ptr<serving::CollectiveGrid>> grids_;
   std::vector<const PoolPlan*> pool_of_;  // by instance id
   std::vector<std::unique_ptr<serving::PrefixCache>> caches_;
   std::vector<serving::Instance> instances_;
@@ -483,6 +563,7 @@ class Simulation final : public serving::ClusterView, public serving::RequestSin
   };
   std::unordered_map<uint64_t, Live> in_flight_;
   std::unordered_map<const sg4::Activity*, Transfer> transfers_;
+  std::unordered_map<const sg4::Activity*, Message> messages_;
 
   // Failures (docs/failures.md); all empty when the scenario has none.
   std::unique_ptr<FailureProcess> failures_;

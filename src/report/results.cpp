@@ -350,6 +350,22 @@ nlohmann::json results_json(const RunResults& r) {
                     {"gb", kv.bytes.value() / 1e9},
                     {"mean_s", kv.count ? kv.time.value() / static_cast<double>(kv.count) : 0.0},
                     {"max_s", kv.max.value()}}}};
+  if (r.plan->fabric) {
+    // A clos or rail fabric: what was lowered, and the requests that travelled over it from the gateway.
+    const auto& t = *r.plan->fabric;
+    const auto& m = r.run->request_messages;
+    j["fabric"] = {{"kind", topology::to_string(t.kind)},
+                   {"tiers", t.tiers},
+                   {"radix", t.radix},
+                   {"oversubscription", t.oversubscription},
+                   {"leaf_groups", t.groups.size()},
+                   {"pods", t.pods.size()},
+                   {"request_messages",
+                    {{"count", m.count},
+                     {"gb", m.bytes.value() / 1e9},
+                     {"mean_s", m.count ? m.time.value() / static_cast<double>(m.count) : 0.0},
+                     {"max_s", m.max.value()}}}};
+  }
   j["engine"] = {{"events", r.run->events}, {"leap", s.engine.leap}};
   return j;
 }
