@@ -129,7 +129,7 @@ Platform lower(const topology::Topology& t, const std::vector<Endpoint>& endpoin
 
   // One star zone per leaf group that has endpoints; a host's link to the centre is its accelerators' NICs.
   pf.hosts.assign(endpoints.size(), nullptr);
-  std::unordered_set<std::string> names{"frontend"};
+  std::unordered_set<std::string> names{"frontend", "store"};
   std::vector<Zone> group_zones(t.groups.size());
   for (size_t k = 0; k < t.groups.size(); ++k) {
     if (by_group[k].empty()) continue;
@@ -155,6 +155,16 @@ Platform lower(const topology::Topology& t, const std::vector<Endpoint>& endpoin
   pf.frontend = front.zone->create_host("frontend", 1.0);
   pf.top->add_route(front.zone->get_netpoint(), nullptr, front.gateway, nullptr, up(front_link), true);
   front.zone->seal();
+
+  // The prefix store (Mooncake Store): a host at the top plane, in a zone of its own like the frontend. The real
+  // store pools DRAM and SSD across the cluster's servers, so a block is almost always on another server; putting
+  // it at the top plane approximates that by making every fetch cross the spine, down the fetching instance's
+  // group uplink (and pod uplink) and NIC. Its route to the centre has no link: the store's bandwidth is spread
+  // over every server's NICs, so no single link stands for it; the engine caps a fetch at its tiers' bandwidth.
+  Zone store = make_zone("store-zone", pf.top);
+  pf.store = store.zone->create_host("store", 1.0);
+  pf.top->add_route(store.zone->get_netpoint(), nullptr, store.gateway, nullptr, {}, true);
+  store.zone->seal();
 
   // Attach and seal the groups one at a time: sealing a zone scans the hosts of every zone attached so far, so
   // this costs half of sealing them all at the end.
@@ -220,7 +230,7 @@ LowerReport lower_and_time(const topology::Topology& t) {
   auto endpoints = accelerator_endpoints(t);
   auto pf = lower(t, endpoints);
   r.lower_seconds = std::chrono::duration<double>(clock::now() - t0).count();
-  r.hosts = pf.hosts.size() + 1;
+  r.hosts = pf.hosts.size() + 2;  // and the frontend and the store
   r.zones = pf.zones;
   if (t.domains.size() >= 2) {
     std::mt19937_64 rng(1);

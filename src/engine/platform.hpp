@@ -6,8 +6,10 @@
 // endpoints, under one top star zone whose centre is the top plane (never deeper: SimGrid 3.32 drops links from
 // routes at three levels). A leaf group's route to the centre is its uplink (2 tiers), its uplink then its pod's
 // (3 tiers), or no link at all (ideal: the one switch is the centre). Two leaf groups of one pod meet in the pod,
-// through a bypass route of their two uplinks. The frontend is a host in a zone of its own. Only the scale-out
-// fabric is lowered: scale-up traffic is priced analytically by perf/.
+// through a bypass route of their two uplinks. The frontend is a host in a zone of its own; so is the prefix store,
+// reached from the centre with no link of its own (every fetch crosses the spine: an approximation of a store
+// spread over the cluster's servers). Only the scale-out fabric is lowered: scale-up traffic is priced
+// analytically by perf/.
 
 #include <simgrid/forward.h>
 
@@ -26,6 +28,7 @@ struct Endpoint {
 struct Platform {
   std::vector<simgrid::s4u::Host*> hosts;  // by endpoint index
   simgrid::s4u::Host* frontend = nullptr;  // the user gateway, attached to the top plane
+  simgrid::s4u::Host* store = nullptr;     // the cluster-scope prefix store, at the top plane with no link
   simgrid::s4u::NetZone* top = nullptr;
   size_t zones = 0;  // leaf-group zones created (groups with at least one endpoint)
 };

@@ -56,6 +56,7 @@ class Simulation final : public serving::ClusterView, public serving::RequestSin
 
     TF_ASSERT(transfers_.empty(), "a KV transfer never completed");
     TF_ASSERT(messages_.empty(), "a request never reached its instance");
+    TF_ASSERT(fetches_.empty() && tier_waits_ == 0, "a prefix fetch never completed");
     out_.simulated = Seconds(sg4::Engine::get_clock());
     out_.timeseries = series->finish(out_.simulated);  // timeseries
     for (size_t i = 0; i < instances_.size(); ++i) {
@@ -88,6 +89,26 @@ class Simulation final : public serving::ClusterView, public serving::RequestSin
   void prefill_phases(uint64_t r, Phases p) override { out_.log.prefill_phases(r, p); }
   void decode_phases(uint64_t r, Phases p) override { out_.log.decode_phases(r, p); }
 
+  // A cluster-scope prefix fetch on a clos or rail fabric: a flow from the store, at the top plane, to the
+  // instance. The instance holds the sequence until it completes, and no sooner than its tiers could read the
+  // bytes (rate_cap): SimGrid 3.32 ignores Comm::set_rate() on host-to-host comms (it starts them without
+  // the rate, measured), so the tier bandwidth is a floor on the fetch's time rather than a cap on its share of
+  // the fabric. A fetch slower at its tier than on the wire thus loads the spine for a shorter, denser burst.
+  void fetch(uint32_t instance, uint64_t request, Bytes bytes, BytesPerSecond rate_cap) override {
+    Fetch f;
+    f.request = request;
+    f.to = instance;
+    f.start = sg4::Engine::get_clock();
+    f.ready = rate_cap.value() > 0 ? f.start + (bytes / rate_cap).value() : f.start;
+    f.epoch = failures_ ? epoch_[instance] : 0;
+    f.bytes = bytes;
+    f.comm = sg4::Comm::sendto_init(store_, hosts_[instance]);
+    f.comm->set_payload_size(static_cast<uint64_t>(bytes.value()));
+    const sg4::Activity* key = f.comm.get();
+    auto& stored = fetches_.emplace(key, std::move(f)).first->second;
+    stored.comm->start();
+  }
+
  private:
   struct Transfer {
     serving::SeqRequest request;
@@ -106,6 +127,15 @@ class Simulation final : public serving::ClusterView, public serving::RequestSin
     Bytes bytes;
     sg4::CommPtr comm;
   };
+  struct Fetch {  // prefix blocks on their way from the store (a cluster-scope cache on a clos or rail fabric)
+    uint64_t request = 0;
+    uint32_t to = 0;
+    double start = 0;
+    double ready = 0;    // the earliest it can be done: start + bytes at the rate its tiers read them
+    uint32_t epoch = 0;  // the incarnation of `to` that asked (failures)
+    Bytes bytes;
+    sg4::CommPtr comm;
+  };
 
   void build_platform() {
     if (plan_.fabric) {
@@ -119,6 +149,7 @@ class Simulation final : public serving::ClusterView, public serving::RequestSin
       Platform platform = lower(*plan_.fabric, endpoints);
       hosts_ = std::move(platform.hosts);
       frontend_ = platform.frontend;
+      store_ = platform.store;
       return;
     }
     auto* zone = sg4::create_star_zone("factory");
@@ -155,6 +186,8 @@ class Simulation final : public serving::ClusterView, public serving::RequestSin
             if (!shared) shared = caches_.emplace_back(std::make_unique<serving::PrefixCache>(pool.cache_tiers)).get();
             use.cache = shared;
             use.remote = true;
+            // On a clos or rail fabric the copies are flows from the store, sharing the spine with hand-offs.
+            use.fetch_flows = plan_.fabric != nullptr;
           } else {
             use.cache = caches_.emplace_back(std::make_unique<serving::PrefixCache>(pool.cache_tiers)).get();
           }
@@ -334,11 +367,49 @@ class Simulation final : public serving::ClusterView, public serving::RequestSin
     stored.comm->start();
   }
 
+  // The flow arrived; the fetch is done then, or when its tiers could have delivered it if that is later.
+  void on_fetch_arrived(Fetch f) {
+    if (sg4::Engine::get_clock() >= f.ready) {
+      on_fetch_done(f);
+      return;
+    }
+    ++tier_waits_;
+    f.comm = nullptr;
+    Timer::set(f.ready, [this, f] {
+      --tier_waits_;
+      on_fetch_done(f);
+    });
+  }
+
+  void on_fetch_done(const Fetch& f) {
+    ++out_.events;
+    double now_v = sg4::Engine::get_clock();
+    auto& stats = out_.prefix_fetches;
+    ++stats.count;
+    stats.bytes += f.bytes;
+    stats.time += Seconds(now_v - f.start);
+    stats.max = std::max(stats.max, Seconds(now_v - f.start));
+    // The instance failed while the blocks were on their way: kill() has retried the request already, and the
+    // time belongs to no phase of the retried request.
+    if (failures_ && f.epoch != epoch_[f.to]) return;
+    out_.log.kv_transfer(f.request, Seconds(f.start), Seconds(now_v));
+    rearm(f.to, instances_[f.to].on_fetched(f.request, now()));
+    after_change(f.to);
+    progress();
+    stop_failures_when_idle();
+  }
+
   void on_transfer_done(const sg4::Activity& a) {
     if (auto m = messages_.find(&a); m != messages_.end()) {
       Message message = std::move(m->second);
       messages_.erase(m);
       on_request_delivered(std::move(message));
+      return;
+    }
+    if (auto f = fetches_.find(&a); f != fetches_.end()) {
+      Fetch fetch = std::move(f->second);
+      fetches_.erase(f);
+      on_fetch_arrived(std::move(fetch));
       return;
     }
     auto it = transfers_.find(&a);
@@ -546,8 +617,9 @@ class Simulation final : public serving::ClusterView, public serving::RequestSin
   workload::Workload& workload_;
   RunOptions options_;
   RunOutput out_;
-  std::vector<sg4::Host*> hosts_;         // by instance id
-  sg4::Host* frontend_ = nullptr;         // a clos or rail fabric's user gateway: requests are flows from it
+  std::vector<sg4::Host*> hosts_;  // by instance id
+  sg4::Host* frontend_ = nullptr;  // a clos or rail fabric's user gateway: requests are flows from it
+  sg4::Host* store_ = nullptr;     // a clos or rail fabric's prefix store: remote prefix fetches come from it
   std::map<const perf::PerfModel*, std::unique_ptr<serving::CollectiveGrid>> grids_;
   std::vector<const PoolPlan*> pool_of_;  // by instance id
   std::vector<std::unique_ptr<serving::PrefixCache>> caches_;
@@ -564,6 +636,8 @@ class Simulation final : public serving::ClusterView, public serving::RequestSin
   std::unordered_map<uint64_t, Live> in_flight_;
   std::unordered_map<const sg4::Activity*, Transfer> transfers_;
   std::unordered_map<const sg4::Activity*, Message> messages_;
+  std::unordered_map<const sg4::Activity*, Fetch> fetches_;
+  int64_t tier_waits_ = 0;  // fetches whose flow arrived before their tiers could deliver (on a timer)
 
   // Failures (docs/failures.md); all empty when the scenario has none.
   std::unique_ptr<FailureProcess> failures_;

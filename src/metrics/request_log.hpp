@@ -30,7 +30,8 @@ class RequestLog final : public serving::RequestSink {
   // request on its way in, for instance); calls accumulate.
   void add_network(uint64_t id, Seconds time);
   // The request's KV left its prefill instance at `start` and had arrived at its decode instance at `end`
-  // (engine clock).
+  // (engine clock); or its cached prefix, fetched from a cluster-scope store as a flow, took that time to arrive
+  // at its instance (which leaves that time out of the prefill phase). Calls accumulate.
   void kv_transfer(uint64_t id, Seconds start, Seconds end);
   // The request's instance failed and it starts over (engine/failures.hpp): its first token is forgotten
   // (the user sees a new stream) and its arrival stands, so the lost time counts against its SLO.

@@ -354,6 +354,7 @@ nlohmann::json results_json(const RunResults& r) {
     // A clos or rail fabric: what was lowered, and the requests that travelled over it from the gateway.
     const auto& t = *r.plan->fabric;
     const auto& m = r.run->request_messages;
+    const auto& f = r.run->prefix_fetches;
     j["fabric"] = {{"kind", topology::to_string(t.kind)},
                    {"tiers", t.tiers},
                    {"radix", t.radix},
@@ -364,7 +365,12 @@ nlohmann::json results_json(const RunResults& r) {
                     {{"count", m.count},
                      {"gb", m.bytes.value() / 1e9},
                      {"mean_s", m.count ? m.time.value() / static_cast<double>(m.count) : 0.0},
-                     {"max_s", m.max.value()}}}};
+                     {"max_s", m.max.value()}}},
+                   {"prefix_fetches",
+                    {{"count", f.count},
+                     {"gb", f.bytes.value() / 1e9},
+                     {"mean_s", f.count ? f.time.value() / static_cast<double>(f.count) : 0.0},
+                     {"max_s", f.max.value()}}}};
   }
   j["engine"] = {{"events", r.run->events}, {"leap", s.engine.leap}};
   return j;

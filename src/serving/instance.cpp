@@ -225,6 +225,20 @@ std::optional<Seconds> Instance::on_released(uint64_t id, Seconds now) {
   return next_wake();
 }
 
+std::optional<Seconds> Instance::on_fetched(uint64_t id, Seconds now) {
+  auto it = std::find_if(fetching_.begin(), fetching_.end(), [&](const Seq& s) { return s.req.id == id; });
+  TF_ASSERT(it != fetching_.end(), "fetched a prefix for a request this instance is not fetching for");
+  Seq s = std::move(*it);
+  fetching_.erase(it);
+  double t = now.value();
+  s.fetched += t - s.fetch_start;
+  // It waits for the next iteration boundary like an arrival: fetched_, not running_, so that the iteration or
+  // leap in progress neither counts it nor charges it collectives.
+  s.waiting_since = t;
+  fetched_.push_back(std::move(s));
+  return interrupt(t);
+}
+
 std::vector<Instance::Handoff> Instance::take_handoffs() {
   std::vector<Handoff> out;
   out.swap(handoffs_);
@@ -307,7 +321,7 @@ void Instance::make_room_for_decodes(double now) {
 }
 
 void Instance::try_swap_in() {
-  while (!swapped_.empty() && static_cast<int64_t>(running_.size()) < params_.max_num_seqs) {
+  while (!swapped_.empty() && batch_seqs() < params_.max_num_seqs) {
     Seq& s = swapped_.front();
     if (s.swapped_blocks > kv_capacity_blocks_ - kv_used_blocks_) break;
     Bytes b = kv_bytes(s.swapped_blocks);
@@ -323,7 +337,7 @@ void Instance::try_swap_in() {
 
 // Takes a waiting sequence into the running batch: allocates its blocks and, for a fresh prompt, takes what
 // the prefix cache holds of it.
-void Instance::admit(Seq s, int64_t blocks) {
+bool Instance::admit(Seq s, int64_t blocks, double now) {
   kv_used_blocks_ += blocks;
   s.blocks = blocks;
   s.order = next_order_++;
@@ -335,6 +349,31 @@ void Instance::admit(Seq s, int64_t blocks) {
     for (size_t t = 0; t < hit.per_tier.size(); ++t)
       usage_.prefix_hit_blocks[t] += hit.per_tier[t];
     int64_t cached = std::min(hit.blocks * kPrefixBlockTokens, s.target - 1);
+    if (cached > 0 && cache_.fetch_flows) {
+      // One flow of every block hit, no faster than its tiers read them: the rate at which each tier's blocks, at
+      // that tier's bandwidth one after another, make up the whole.
+      int64_t remote_blocks = 0;
+      double tier_time = 0;
+      for (size_t t = 0; t < hit.per_tier.size(); ++t) {
+        if (hit.per_tier[t] == 0) continue;
+        remote_blocks += hit.per_tier[t];
+        BytesPerSecond bw = cache.tiers()[t].bandwidth;
+        if (bw.value() > 0) tier_time += (cache_.block_bytes * static_cast<double>(hit.per_tier[t]) / bw).value();
+      }
+      Bytes bytes = cache_.block_bytes * static_cast<double>(remote_blocks);
+      BytesPerSecond rate_cap(tier_time > 0 ? bytes.value() / tier_time : 0.0);
+      s.prefilled = cached;
+      queued_prefill_tokens_ -= cached;
+      usage_.cached_tokens += cached;
+      // Its wait for admission ends now; the fetch is not queueing.
+      s.queued += now - s.waiting_since;
+      s.waiting_since = -1;
+      s.fetch_start = now;
+      uint64_t request = s.req.id;
+      fetching_.push_back(std::move(s));
+      sink_->fetch(id_, request, bytes, rate_cap);
+      return false;
+    }
     if (cached > 0) {
       // Copy time of the blocks that are not already in this instance's HBM.
       double copy = 0;
@@ -353,9 +392,13 @@ void Instance::admit(Seq s, int64_t blocks) {
     }
   }
   running_.push_back(std::move(s));
+  return true;
 }
 
 std::optional<Seconds> Instance::start_segment(double now) {
+  for (auto& s : fetched_)
+    running_.push_back(std::move(s));
+  fetched_.clear();
   try_swap_in();
   if (role_ != Role::prefill) make_room_for_decodes(now);
 
@@ -378,7 +421,7 @@ std::optional<Seconds> Instance::start_segment(double now) {
   }
   // Admit waiting sequences in priority then arrival order; stop at the first that does not fit. Swapped-out
   // sequences come back before anything new is admitted.
-  while (waiting_count_ > 0 && swapped_.empty() && static_cast<int64_t>(running_.size()) < params_.max_num_seqs) {
+  while (waiting_count_ > 0 && swapped_.empty() && batch_seqs() < params_.max_num_seqs) {
     auto level = waiting_.begin();
     Seq& head = level->second.front();
     bool prompt = !head.decoding();
@@ -389,7 +432,7 @@ std::optional<Seconds> Instance::start_segment(double now) {
     level->second.pop_front();
     if (level->second.empty()) waiting_.erase(level);
     --waiting_count_;
-    admit(std::move(s), need);
+    if (!admit(std::move(s), need, now)) continue;
     Seq& a = running_.back();
     if (!a.decoding()) {
       a.chunk = std::min({budget, a.target - a.prefilled, chunk_limit});
@@ -455,7 +498,7 @@ std::optional<Seconds> Instance::start_segment(double now) {
   // A swapped-out sequence that fits now comes back at the next boundary (swap-ins are tried before this
   // boundary's preemptions free their blocks); as blocks only get scarcer during a run of decodes, one that
   // does not fit now cannot come back before the run ends.
-  bool swap_in_next = !swapped_.empty() && static_cast<int64_t>(running_.size()) < params_.max_num_seqs &&
+  bool swap_in_next = !swapped_.empty() && batch_seqs() < params_.max_num_seqs &&
                       swapped_.front().swapped_blocks <= kv_capacity_blocks_ - kv_used_blocks_;
   if (!leap_enabled_ || prompt_waits || swap_in_next) k = 1;
   phase_ = Phase::leap;
@@ -473,10 +516,12 @@ std::optional<Seconds> Instance::start_segment(double now) {
 
 void Instance::end_prefill_phase(Seq& s, double end) {
   double queued = s.queued;
-  sink_->prefill_phases(s.req.id, {Seconds(queued), Seconds(end - s.phase_start - queued), Seconds(s.collectives)});
+  sink_->prefill_phases(s.req.id,
+                        {Seconds(queued), Seconds(end - s.phase_start - queued - s.fetched), Seconds(s.collectives)});
   s.phase_start = end;
   s.queued = 0;
   s.collectives = 0;
+  s.fetched = 0;
 }
 
 int64_t Instance::kv_iterations(int64_t limit) const {

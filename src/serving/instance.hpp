@@ -25,13 +25,17 @@
 // Prefix cache (optional): a prompt whose leading 512-token blocks are cached skips computing them (at least
 // one token is always computed). Blocks from a tier other than local HBM are copied in at that tier's
 // bandwidth; the copy overlaps the iteration layer by layer, so the iteration lasts the longer of its compute
-// and its copies. A prompt's blocks enter the cache when its prefill completes.
+// and its copies. A prompt's blocks enter the cache when its prefill completes. When the copies are network
+// flows (PrefixCacheUse::fetch_flows: a cluster-scope cache on a clos or rail fabric), the engine moves them
+// instead: an admitted prompt with cached blocks asks the sink to fetch() them and waits, holding its KV blocks
+// and a batch slot but not scheduled, until the engine calls on_fetched(); it then joins the batch at the next
+// iteration boundary, as an arrival would.
 //
 // Leaping: when an iteration boundary leaves only decoding sequences, the next change happens when the
 // shortest remaining answer completes or the KV cache runs out, k iterations later. Iteration i of such a run
 // lasts alpha + beta * (C0 + i * n) (perf::PerfModel::decode_linear), so its end time has a closed form and
-// the whole run is one timer. An arrival in the middle cuts the run at the end of the iteration in progress,
-// exactly where stepping one iteration at a time would admit it.
+// the whole run is one timer. An arrival (or a prefix fetch's completion) in the middle cuts the run at the end of
+// the iteration in progress, exactly where stepping one iteration at a time would admit it.
 //
 // Latency budget: each sequence keeps the time it waited (for admission, or preempted until rescheduled) and the
 // collective time of the iterations it sat through, and reports them per phase to the sink (prefill_phases()
@@ -71,6 +75,7 @@ struct PrefixCacheUse {
   bool remote = false;           // every tier is reached over the scale-out fabric
   BytesPerSecond network;        // the instance's scale-out bandwidth, for remote tiers
   Bytes block_bytes;             // KV bytes of one 512-token block
+  bool fetch_flows = false;      // remote copies are the engine's flows (RequestSink::fetch), not priced here
 };
 
 // The collective time (s) of one iteration of a perf model by the new tokens it computes: the sum of the
@@ -136,6 +141,8 @@ class Instance {
   std::optional<Seconds> on_handoff(const SeqRequest& request, Seconds now);
   // The KV of handed-off request `id` has left this prefill instance: its blocks are free.
   std::optional<Seconds> on_released(uint64_t id, Seconds now);
+  // The prefix blocks request `id` asked the sink to fetch() have arrived: it can be scheduled.
+  std::optional<Seconds> on_fetched(uint64_t id, Seconds now);
   // The engine's timer for this instance fired at `now` (the time last returned).
   std::optional<Seconds> on_wake(Seconds now);
 
@@ -146,8 +153,8 @@ class Instance {
   // Sequences whose prefill finished since the last call (prefill instances).
   std::vector<Handoff> take_handoffs();
 
-  // Requests routed here and not finished or handed off (waiting + running).
-  int64_t outstanding() const { return static_cast<int64_t>(running_.size()) + waiting_count_; }
+  // Requests routed here and not finished or handed off (waiting + running, and fetching their prefix).
+  int64_t outstanding() const { return batch_seqs() + waiting_count_; }
   int64_t waiting() const { return waiting_count_; }  // of which not admitted into a batch yet (timeseries)
   int64_t kv_capacity_tokens() const { return kv_capacity_blocks_ * params_.kv_block_tokens; }
   int64_t kv_used_tokens() const { return kv_used_blocks_ * params_.kv_block_tokens; }
@@ -178,6 +185,7 @@ class Instance {
     double max_gap = 0;
     std::vector<double> top_gaps;  // min-heap of the longest gaps, Mooncake TBT
     double load_time = 0;          // prefix-cache copy still to do before its first chunk
+    double fetch_start = 0;        // when its prefix fetch began (fetch_flows)
     int64_t chunk = 0;             // prompt tokens scheduled in the current iteration
     bool decode_now = false;       // produces a token in the current iteration
     bool looked_up = false;        // the prefix cache was consulted for this prompt
@@ -187,6 +195,7 @@ class Instance {
     double waiting_since = -1;  // when it began waiting for (re)admission; negative while admitted
     double queued = 0;          // time waited so far in this phase
     double collectives = 0;     // collective time of the iterations it sat through in this phase
+    double fetched = 0;         // time spent fetching its prefix in this phase: the sink counts it as KV transfer
     bool decoding() const { return prefilled == target; }
     int64_t context() const { return req.input_tokens + generated; }
   };
@@ -197,7 +206,10 @@ class Instance {
   void record_gap(Seq& s, double gap) const;
   void enqueue(const SeqRequest& r, double now);
   void requeue_front(Seq s);
-  void admit(Seq s, int64_t blocks);
+  // Returns false when the sequence went to fetch its prefix instead of joining the batch.
+  bool admit(Seq s, int64_t blocks, double now);
+  // Sequences that hold batch slots: running, fetching their prefix, or fetched and waiting for a boundary.
+  int64_t batch_seqs() const { return static_cast<int64_t>(running_.size() + fetching_.size() + fetched_.size()); }
   Bytes kv_bytes(int64_t blocks) const;
   // A new sequence arrived at `now`: start if idle, or cut a leap at the iteration in progress.
   std::optional<Seconds> interrupt(double now);
@@ -234,6 +246,8 @@ class Instance {
   int64_t waiting_count_ = 0;
   std::vector<Seq> swapped_;     // swapped-out sequences, resumed before new admissions
   std::vector<Seq> handed_off_;  // prefill role: done, KV held until released
+  std::vector<Seq> fetching_;    // admitted, blocks held, prefix on the wire (fetch_flows)
+  std::vector<Seq> fetched_;     // prefix arrived: join running_ at the next boundary, in arrival order
   std::vector<Handoff> handoffs_;
   int64_t kv_used_blocks_ = 0;
   int64_t next_order_ = 0;

@@ -37,6 +37,12 @@ class RequestSink {
   // The request finished on the instance that decoded it (reported just before finished()): the phase from its
   // first token (on a decode instance, the KV's arrival) to its last.
   virtual void decode_phases(uint64_t /*request*/, Phases /*phases*/) {}
+
+  // Instance `instance` admitted `request` and needs `bytes` of its prefix from a cluster-scope cache, no faster
+  // than `rate_cap`, the rate its tiers read them at (0: no limit). Only instances whose PrefixCacheUse::fetch_flows is
+  // set call it; the sink must then move the bytes and call Instance::on_fetched() when they have arrived. The time
+  // between counts as KV transfer in the latency budget: the instance leaves it out of the prefill phase.
+  virtual void fetch(uint32_t /*instance*/, uint64_t /*request*/, Bytes /*bytes*/, BytesPerSecond /*rate_cap*/) {}
 };
 
 }  // namespace tf::serving

@@ -1,6 +1,6 @@
-// The fabric through the whole binary (docs/topologies.md): on a clos or rail topology KV hand-offs and request
-// messages are SimGrid flows over the lowered fabric, and collectives are priced over the links each
-// instance's placement spans; a fabric that cannot be built is a config error naming its key.
+// The fabric through the whole binary (docs/topologies.md): on a clos or rail topology KV hand-offs, request
+// messages and cluster-scope prefix fetches are SimGrid flows over the lowered fabric, and collectives are priced over
+// the links each instance's placement spans; a fabric that cannot be built is a config error naming its key.
 #include <catch2/catch.hpp>
 
 #include <string>
@@ -32,6 +32,9 @@ TEST_CASE("KV hand-offs queue on an oversubscribed spine: TTFT and the cost per 
     // Every request reached its prefill instance over the fabric, and every prefilled one was handed off.
     CHECK((*j)["fabric"]["request_messages"]["count"] == (*j)["summary"]["requests"]);
     CHECK((*j)["serving"]["kv_transfers"]["count"].get<int64_t>() > 3000);
+    // The prefill pool's cluster-scope prefix store is read over the fabric too.
+    CHECK((*j)["fabric"]["prefix_fetches"]["count"].get<int64_t>() > 0);
+    CHECK((*j)["fabric"]["prefix_fetches"]["gb"].get<double>() > 0);
   }
   CHECK(four["fabric"]["oversubscription"][0] == 4.0);
   auto kv = [](const nlohmann::json& j) {
@@ -52,10 +55,20 @@ TEST_CASE("KV hand-offs queue on an oversubscribed spine: TTFT and the cost per 
   CHECK(kv(eight) > 1.2 * kv(one));
 }
 
+TEST_CASE("prefix fetches over an oversubscribed fabric are deterministic") {
+  const std::string args = "scenarios/topology-oversubscription.json --set cluster.topology.oversubscription=4";
+  auto a = temp_dir("fetch-det-a"), b = temp_dir("fetch-det-b");
+  REQUIRE(run_binary("run -q --out " + a.string() + " " + args).exit_code == 0);
+  REQUIRE(run_binary("run -q --out " + b.string() + " " + args).exit_code == 0);
+  CHECK(read_json(a / "results.json")["fabric"]["prefix_fetches"]["count"].get<int64_t>() > 0);
+  CHECK(read_file(a / "results.json") == read_file(b / "results.json"));
+}
+
 TEST_CASE("an instance that spans leaf groups pays the oversubscribed fabric in its collectives") {
   // TP16 instances on 8-GPU servers, one server per leaf group (radix 16): every all-reduce crosses the spine.
-  const std::string tp16 = "scenarios/quickstart.json --set cluster.pools.0.count=32 --set cluster.pools.0.instance.tp=16"
-                           " --set cluster.topology.kind=clos --set cluster.topology.radix=16";
+  const std::string tp16 =
+      "scenarios/quickstart.json --set cluster.pools.0.count=32 --set cluster.pools.0.instance.tp=16"
+      " --set cluster.topology.kind=clos --set cluster.topology.radix=16";
   auto one = run_ok("span-1", tp16 + " --set cluster.topology.oversubscription=1");
   auto four = run_ok("span-4", tp16 + " --set cluster.topology.oversubscription=4");
   auto collectives = [](const nlohmann::json& j) {

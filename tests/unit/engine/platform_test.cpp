@@ -227,6 +227,30 @@ TEST_CASE("the frontend reaches every host along the graph, both ways") {
   }
 }
 
+TEST_CASE("the store routes like the frontend, without the frontend's own link") {
+  auto engine = start_engine();
+  auto t = test::build(shape("clos 3 tiers oversubscribed 2:1 and 3:1, partial pod"));
+  auto endpoints = engine::accelerator_endpoints(t);
+  auto pf = engine::lower(t, endpoints);
+  REQUIRE(pf.store != nullptr);
+  const double frontend_latency = t.graph[t.frontend_edge].latency.value();
+  for (int64_t a = 0; a < t.accelerators(); a += 7) {
+    INFO("accelerator " << a);
+    double front_latency = 0, latency = 0;
+    auto front = route_edges(t, endpoints, pf.frontend, pf.hosts[static_cast<size_t>(a)], &front_latency);
+    REQUIRE(!front.empty());
+    REQUIRE(front.front() == t.frontend_edge);
+    front.erase(front.begin());
+    // Every fetch crosses the spine: the host's group uplink (and pod uplink) and NIC, as a request does.
+    auto route = route_edges(t, endpoints, pf.store, pf.hosts[static_cast<size_t>(a)], &latency);
+    CHECK(route == front);
+    CHECK(latency == Approx(front_latency - frontend_latency).epsilon(1e-12));
+    auto back = route_edges(t, endpoints, pf.hosts[static_cast<size_t>(a)], pf.store, &latency);
+    std::reverse(back.begin(), back.end());
+    CHECK(back == front);
+  }
+}
+
 TEST_CASE("the frontend of an ideal fabric hangs off its one switch") {
   auto engine = start_engine();
   auto t = test::build(shape("ideal, 5 nodes"));

@@ -20,9 +20,18 @@ struct Record {
   int prefill_reports = 0, decode_reports = 0;
 };
 
+struct FetchCall {
+  uint32_t instance = 0;
+  uint64_t request = 0;
+  Bytes bytes;
+  BytesPerSecond rate_cap;
+};
+
 class Sink final : public serving::RequestSink {
  public:
   std::map<uint64_t, Record> records;
+  std::vector<FetchCall> fetches;  // in call order
+  void fetch(uint32_t i, uint64_t r, Bytes b, BytesPerSecond cap) override { fetches.push_back({i, r, b, cap}); }
   void first_token(uint64_t r, uint32_t i, Seconds t) override {
     records[r].first = t.value();
     records[r].instance = i;
@@ -60,6 +69,40 @@ void drive(serving::Instance& inst, const std::vector<Arrival>& arrivals) {
       wake = inst.on_wake(*wake);
     }
   }
+}
+
+// drive(), with prefix fetches as an engine would move them: each completes bytes / rate_cap after the call that
+// asked for it. Ties: a wake-up first, then a fetch completion, then an arrival. Returns each request's time
+// spent fetching.
+std::map<uint64_t, double> drive_fetching(serving::Instance& inst, Sink& sink, const std::vector<Arrival>& arrivals) {
+  std::map<uint64_t, double> fetching;
+  std::optional<Seconds> wake;
+  std::multimap<double, uint64_t> done;  // completion time -> request
+  size_t next = 0, asked = 0;
+  auto after = [&](std::optional<Seconds> w, double now) {
+    wake = w;
+    for (; asked < sink.fetches.size(); ++asked) {
+      const auto& f = sink.fetches[asked];
+      done.emplace(now + (f.bytes / f.rate_cap).value(), f.request);
+      fetching[f.request] += (f.bytes / f.rate_cap).value();
+    }
+  };
+  while (next < arrivals.size() || wake || !done.empty()) {
+    double t_wake = wake ? wake->value() : INFINITY;
+    double t_done = done.empty() ? INFINITY : done.begin()->first;
+    double t_arrival = next < arrivals.size() ? arrivals[next].time : INFINITY;
+    if (wake && t_wake <= t_done && t_wake <= t_arrival) {
+      after(inst.on_wake(*wake), t_wake);
+    } else if (!done.empty() && t_done <= t_arrival) {
+      uint64_t r = done.begin()->second;
+      done.erase(done.begin());
+      after(inst.on_fetched(r, Seconds(t_done)), t_done);
+    } else {
+      after(inst.on_arrival(arrivals[next].req, Seconds(t_arrival)), t_arrival);
+      ++next;
+    }
+  }
+  return fetching;
 }
 
 const catalog::Catalog& cat() {
@@ -241,6 +284,93 @@ TEST_CASE("a cached prefix is not computed again") {
   CHECK(inst.usage().prefix_lookup_blocks == 8);
   CHECK(inst.usage().prefix_hit_blocks[0] == 3);
   CHECK(sink.records[1].first - 10.0 < sink.records[0].first);
+}
+
+TEST_CASE("with fetch flows, a cached prefix waits for on_fetched before it is computed") {
+  auto perf = llama8b_on_h100();
+  serving::PrefixCache cache({{"dram", -1, BytesPerSecond(20e9)}, {"ssd", -1, BytesPerSecond(5e9)}});
+  Bytes block(512 * 131072.0);
+  serving::PrefixCacheUse use{&cache, true, BytesPerSecond(50e9), block, true};
+  Sink sink;
+  serving::Instance inst(0, Role::colocated, perf, {}, 1'000'000, true, sink, use);
+  std::vector<uint64_t> a = {1, 2, 3, 4}, b = {1, 2, 3, 9};
+  drive(inst, {{0.0, {0, 2000, 1, 0, &a}}});
+  REQUIRE(sink.fetches.empty());  // nothing cached yet
+  int64_t computed = inst.usage().prefill_tokens;
+  int64_t kv_before = inst.kv_used_tokens();
+
+  // The second prompt shares three blocks: admitted, it asks for them and is not scheduled.
+  auto wake = inst.on_arrival({1, 2000, 1, 0, &b}, Seconds(10.0));
+  CHECK(!wake);
+  REQUIRE(sink.fetches.size() == 1);
+  CHECK(sink.fetches[0].request == 1);
+  CHECK(sink.fetches[0].bytes.value() == Approx(3 * block.value()));
+  CHECK(sink.fetches[0].rate_cap.value() == Approx(20e9));  // every block is in DRAM: read at its bandwidth
+  CHECK(inst.outstanding() == 1);
+  CHECK(inst.kv_used_tokens() > kv_before);  // it holds its blocks while it waits
+  CHECK(inst.usage().prefill_tokens == computed);
+  CHECK(sink.records.count(1) == 0);
+
+  // The blocks arrive: it runs its uncached tokens at once.
+  wake = inst.on_fetched(1, Seconds(10.5));
+  REQUIRE(wake);
+  CHECK(wake->value() > 10.5);
+  while (wake)
+    wake = inst.on_wake(*wake);
+  CHECK(inst.usage().prefill_tokens == computed + 2000 - 1536);
+  CHECK(inst.usage().cached_tokens == 1536);
+  const auto& r = sink.records.at(1);
+  CHECK(r.first > 10.5);
+  // The fetch is left out of the prefill phase: the sink counts it as KV transfer.
+  CHECK(r.prefill.queue.value() + r.prefill.compute.value() + 0.5 == Approx(r.first - 10.0).epsilon(1e-12));
+  CHECK(r.prefill.queue.value() == Approx(0.0).margin(1e-12));
+}
+
+TEST_CASE("with fetch flows, leaping gives the same per-request times and budgets as stepping") {
+  auto perf = llama8b_on_h100(2);
+  for (auto policy : {serving::BatchPolicy::continuous, serving::BatchPolicy::chunked})
+    for (auto preemption : {serving::Preemption::recompute, serving::Preemption::swap}) {
+      std::vector<std::vector<uint64_t>> blocks;
+      auto arrivals = random_arrivals(7, 300, 8.0, &blocks);
+      auto tiers = std::vector<serving::CacheTier>{{"dram", 8, BytesPerSecond(20e9)}, {"ssd", 64, BytesPerSecond(3e9)}};
+      serving::PrefixCache c1(tiers), c2(tiers);
+      Bytes block(512 * 131072.0);
+      Sink leap_sink, step_sink;
+      serving::SchedulerParams p;
+      p.policy = policy;
+      p.preemption = preemption;
+      p.max_num_seqs = 64;
+      p.max_batched_tokens = 2048;
+      serving::Instance leap(0, Role::colocated, perf, p, 60'000, true, leap_sink, {&c1, true, {}, block, true});
+      serving::Instance step(0, Role::colocated, perf, p, 60'000, false, step_sink, {&c2, true, {}, block, true});
+      auto fetch_time = drive_fetching(leap, leap_sink, arrivals);
+      drive_fetching(step, step_sink, arrivals);
+      INFO("policy " << int(policy) << " preemption " << int(preemption));
+      CHECK(leap.usage().preemptions > 0);
+      CHECK(leap.usage().cached_tokens > 0);
+      CHECK(leap.usage().cached_tokens == step.usage().cached_tokens);
+      CHECK(leap.usage().iterations == step.usage().iterations);
+      REQUIRE(leap_sink.fetches.size() == step_sink.fetches.size());
+      CHECK(!leap_sink.fetches.empty());
+      expect_same_times(leap_sink, step_sink, arrivals.size());
+      double worst = 0;
+      for (const auto& a : arrivals) {
+        const auto& x = leap_sink.records.at(a.req.id);
+        const auto& y = step_sink.records.at(a.req.id);
+        // The prefill phase and the fetch make up the time to the first token.
+        double f = fetch_time.count(a.req.id) ? fetch_time.at(a.req.id) : 0.0;
+        CHECK(x.prefill.queue.value() + x.prefill.compute.value() + f == Approx(x.first - a.time).epsilon(1e-9));
+        CHECK(x.prefill.compute.value() > 0);
+        double scale = y.finish - a.time;
+        for (auto [u, v] : {std::pair{x.prefill.queue, y.prefill.queue},
+                            {x.prefill.compute, y.prefill.compute},
+                            {x.decode.queue, y.decode.queue},
+                            {x.decode.compute, y.decode.compute}})
+          worst = std::max(worst, std::abs(u.value() - v.value()) / scale);
+      }
+      INFO("worst difference relative to the request's time " << worst);
+      CHECK(worst <= 1e-9);
+    }
 }
 
 TEST_CASE("a prefill instance hands the sequence off and holds its KV until released") {
