@@ -56,6 +56,7 @@ class Simulation final : public serving::ClusterView, public serving::RequestSin
 
     TF_ASSERT(transfers_.empty(), "a KV transfer never completed");
     TF_ASSERT(messages_.empty(), "a request never reached its instance");
+    TF_ASSERT(responses_.empty(), "a first token never reached the gateway");
     TF_ASSERT(fetches_.empty() && tier_waits_ == 0, "a prefix fetch never completed");
     out_.simulated = Seconds(sg4::Engine::get_clock());
     out_.timeseries = series->finish(out_.simulated);  // timeseries
@@ -77,10 +78,39 @@ class Simulation final : public serving::ClusterView, public serving::RequestSin
   Seconds now() const override { return Seconds(sg4::Engine::get_clock()); }
 
   // RequestSink: records into the log and lets go of the request's prefix hashes once it is done.
-  void first_token(uint64_t r, uint32_t i, Seconds t) override { out_.log.first_token(r, i, t); }
+  // On a clos or rail fabric the first token travels back to the gateway as a flow, and the request's first-token
+  // and finish times are the ones the gateway sees: the finish is taken to need the same trip as the first token
+  // (later tokens are not flows: one per token would be millions of flows for microseconds each).
+  void first_token(uint64_t r, uint32_t i, Seconds t) override {
+    if (!frontend_) {
+      out_.log.first_token(r, i, t);
+      return;
+    }
+    Response m;
+    m.request = r;
+    m.from = i;
+    m.produced = t.value();
+    m.attempt = out_.log.retries(r);
+    m.comm = sg4::Comm::sendto_init(hosts_[i], frontend_);
+    m.comm->set_payload_size(static_cast<uint64_t>(kResponseBytes));
+    Responding& state = responding_[r];
+    state = Responding();
+    state.attempt = m.attempt;
+    const sg4::Activity* key = m.comm.get();
+    auto& stored = responses_.emplace(key, std::move(m)).first->second;
+    stored.comm->start();
+  }
   void finished(uint64_t r, uint32_t i, Seconds t, Gaps g) override {
-    out_.log.finished(r, i, t, g);
     in_flight_.erase(r);
+    if (auto it = responding_.find(r); it != responding_.end()) {
+      if (!it->second.delivered) {
+        it->second.finish = Finish{i, t, g};  // logged when the first token reaches the gateway
+        return;
+      }
+      t += Seconds(it->second.delay);
+      responding_.erase(it);
+    }
+    out_.log.finished(r, i, t, g);
   }
   void rejected(uint64_t r, Seconds t) override {
     out_.log.rejected(r, t);
@@ -118,6 +148,13 @@ class Simulation final : public serving::ClusterView, public serving::RequestSin
     Bytes bytes;
     uint32_t from_epoch = 0, to_epoch = 0;  // the incarnations it left and goes to (failures)
     sg4::CommPtr comm;                      // kept alive until it completes
+  };
+  struct Response {  // a first token on its way to the gateway (clos or rail fabrics)
+    uint64_t request = 0;
+    uint32_t from = 0;
+    double produced = 0;
+    int attempt = 0;  // the request's retries when it was produced (failures)
+    sg4::CommPtr comm;
   };
   struct Message {  // a request on its way from the gateway (clos or rail fabrics)
     serving::SeqRequest request;
@@ -276,6 +313,32 @@ class Simulation final : public serving::ClusterView, public serving::RequestSin
     stored.comm->start();
   }
 
+  static constexpr double kResponseBytes = 1024;  // the first token with its headers
+
+  void on_response_delivered(Response m) {
+    ++out_.events;
+    double now_v = sg4::Engine::get_clock();
+    double delay = now_v - m.produced;
+    auto& stats = out_.responses;
+    ++stats.count;
+    stats.bytes += Bytes(kResponseBytes);
+    stats.time += Seconds(delay);
+    stats.max = std::max(stats.max, Seconds(delay));
+    auto it = responding_.find(m.request);
+    // The request was retried after this token left (its instance failed): the new attempt answers instead.
+    if (it == responding_.end() || it->second.attempt != m.attempt || out_.log.retries(m.request) != m.attempt) return;
+    out_.log.first_token(m.request, m.from, Seconds(now_v));
+    out_.log.add_network(m.request, Seconds(delay));
+    if (it->second.finish) {
+      const Finish& f = *it->second.finish;
+      out_.log.finished(m.request, f.instance, f.time + Seconds(delay), f.gaps);
+      responding_.erase(it);
+    } else {
+      it->second.delivered = true;
+      it->second.delay = delay;
+    }
+  }
+
   void on_request_delivered(Message m) {
     ++out_.events;
     double now_v = sg4::Engine::get_clock();
@@ -400,6 +463,12 @@ class Simulation final : public serving::ClusterView, public serving::RequestSin
   }
 
   void on_transfer_done(const sg4::Activity& a) {
+    if (auto m = responses_.find(&a); m != responses_.end()) {
+      Response response = std::move(m->second);
+      responses_.erase(m);
+      on_response_delivered(std::move(response));
+      return;
+    }
     if (auto m = messages_.find(&a); m != messages_.end()) {
       Message message = std::move(m->second);
       messages_.erase(m);
@@ -636,6 +705,19 @@ class Simulation final : public serving::ClusterView, public serving::RequestSin
   std::unordered_map<uint64_t, Live> in_flight_;
   std::unordered_map<const sg4::Activity*, Transfer> transfers_;
   std::unordered_map<const sg4::Activity*, Message> messages_;
+  std::unordered_map<const sg4::Activity*, Response> responses_;
+  struct Finish {
+    uint32_t instance = 0;
+    Seconds time;
+    Gaps gaps;
+  };
+  struct Responding {  // a request whose first token left its instance: on its way, or arrived (and its delay)
+    int attempt = 0;
+    bool delivered = false;
+    double delay = 0;
+    std::optional<Finish> finish;  // finished before its first token arrived: logged when it does
+  };
+  std::unordered_map<uint64_t, Responding> responding_;
   std::unordered_map<const sg4::Activity*, Fetch> fetches_;
   int64_t tier_waits_ = 0;  // fetches whose flow arrived before their tiers could deliver (on a timer)
 

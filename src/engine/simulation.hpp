@@ -35,6 +35,7 @@ struct RunOutput {
   int64_t rejected_admission = 0;                 // turned away because their predicted TTFT exceeded the budget
   TransferStats kv_transfers;                     // prefill -> decode hand-offs
   TransferStats request_messages;                 // gateway -> instance, on a clos or rail fabric only
+  TransferStats responses;                        // first tokens, instance -> gateway, on a clos or rail fabric only
   TransferStats prefix_fetches;                   // store -> instance, cluster-scope caches on clos or rail only
   metrics::PoolSeries timeseries;                 // timeseries: pool samples per interval (metrics.timeseries_interval)
   std::vector<PoolFailureStats> failures;         // per pool; empty when the scenario has no failures

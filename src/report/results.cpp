@@ -354,6 +354,7 @@ nlohmann::json results_json(const RunResults& r) {
     // A clos or rail fabric: what was lowered, and the requests that travelled over it from the gateway.
     const auto& t = *r.plan->fabric;
     const auto& m = r.run->request_messages;
+    const auto& a = r.run->responses;
     const auto& f = r.run->prefix_fetches;
     j["fabric"] = {{"kind", topology::to_string(t.kind)},
                    {"tiers", t.tiers},
@@ -370,7 +371,12 @@ nlohmann::json results_json(const RunResults& r) {
                     {{"count", f.count},
                      {"gb", f.bytes.value() / 1e9},
                      {"mean_s", f.count ? f.time.value() / static_cast<double>(f.count) : 0.0},
-                     {"max_s", f.max.value()}}}};
+                     {"max_s", f.max.value()}}},
+                   {"responses",
+                    {{"count", a.count},
+                     {"gb", a.bytes.value() / 1e9},
+                     {"mean_s", a.count ? a.time.value() / static_cast<double>(a.count) : 0.0},
+                     {"max_s", a.max.value()}}}};
   }
   j["engine"] = {{"events", r.run->events}, {"leap", s.engine.leap}};
   return j;

@@ -88,6 +88,10 @@ TEST_CASE("CloudMatrix384: KV crosses supernodes over RDMA, and decode breaks th
   CHECK(j["pools"]["prefill"]["accelerators"] == 384);
   CHECK(j["pools"]["decode"]["instances"] == 2);
   CHECK(j["serving"]["kv_transfers"]["count"] == j["summary"]["completed"]);
+  // Every request's first token came back to the gateway over the fabric, a few microseconds each.
+  CHECK(j["fabric"]["responses"]["count"] == j["summary"]["completed"]);
+  CHECK(j["fabric"]["responses"]["mean_s"].get<double>() > 0);
+  CHECK(j["fabric"]["responses"]["max_s"].get<double>() < 1e-3);
   const auto& agent = j["classes"]["agent"];
   CHECK(agent["slo_attainment"].get<double>() < 0.5);
   CHECK(agent["tpot_s"]["p50"].get<double>() > 0.010);
