@@ -87,9 +87,15 @@ bool Instance::can_ever_fit(int64_t input_tokens, int64_t output_tokens) const {
   return blocks_for(tokens) <= kv_capacity_blocks_;
 }
 
-double Instance::kv_load() const {
+double Instance::kv_load(Seconds now) const {
   if (kv_capacity_blocks_ == 0) return 1.0;
   int64_t need = kv_used_blocks_;
+  // A leap books its iterations' blocks when it ends (complete_leap); stepping allocates each iteration's as it
+  // starts (make_room_for_decodes). Add what stepping would hold by now.
+  if (phase_ == Phase::leap && leap_k_ > 1)
+    if (int64_t j = leap_iteration_at(now.value()); j > 0)
+      for (const auto& s : running_)
+        if (s.decode_now) need += std::max<int64_t>(0, blocks_for(s.context() + j + 1) - s.blocks);
   for (const auto& [prio, q] : waiting_)
     for (const auto& s : q)
       need += blocks_for(s.target + 1);
@@ -166,18 +172,24 @@ void Instance::requeue_front(Seq s) {
   ++waiting_count_;
 }
 
+int64_t Instance::leap_iteration_at(double now) const {
+  // The first i with leap_end(i) > now (the last iteration when none ends after now).
+  int64_t lo = 0, hi = leap_k_ - 1;
+  while (lo < hi) {
+    int64_t mid = lo + (hi - lo) / 2;
+    if (leap_end(mid) > now)
+      hi = mid;
+    else
+      lo = mid + 1;
+  }
+  return lo;
+}
+
 std::optional<Seconds> Instance::interrupt(double now) {
   if (phase_ == Phase::idle) return start_segment(now);
   if (phase_ == Phase::leap && leap_k_ > 1) {
-    // Cut the leap at the end of the iteration in progress: the first i with leap_end(i) > now.
-    int64_t lo = 0, hi = leap_k_ - 1;
-    while (lo < hi) {
-      int64_t mid = lo + (hi - lo) / 2;
-      if (leap_end(mid) > now)
-        hi = mid;
-      else
-        lo = mid + 1;
-    }
+    // Cut the leap at the end of the iteration in progress.
+    int64_t lo = leap_iteration_at(now);
     if (lo + 1 < leap_k_) {
       leap_k_ = lo + 1;
       seg_end_ = leap_end(lo);

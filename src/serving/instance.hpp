@@ -158,7 +158,9 @@ class Instance {
   int64_t waiting() const { return waiting_count_; }  // of which not admitted into a batch yet (timeseries)
   int64_t kv_capacity_tokens() const { return kv_capacity_blocks_ * params_.kv_block_tokens; }
   int64_t kv_used_tokens() const { return kv_used_blocks_ * params_.kv_block_tokens; }
-  double kv_load() const;  // used / capacity, counting waiting prompts' needs
+  // Used / capacity at `now`, counting waiting prompts' needs. Mid-leap it counts the blocks the iterations started
+  // by `now` hold, as stepping would have allocated them, so routers see the same load leaping or stepping.
+  double kv_load(Seconds now) const;
   // Prompt tokens still to compute here (waiting and in progress).
   int64_t queued_prefill_tokens() const { return queued_prefill_tokens_; }
   // Cached leading blocks of a prompt, in blocks (0 without a prefix cache).
@@ -223,6 +225,7 @@ class Instance {
   void retire(double now);
   // End time of iteration i (0-based) of the current leap.
   double leap_end(int64_t i) const;
+  int64_t leap_iteration_at(double now) const;  // the iteration of the leap in progress at `now`
   // The largest k <= limit such that k decode iterations fit the free KV blocks.
   int64_t kv_iterations(int64_t limit) const;
   // Collective time (s) of one iteration that computes `tokens` new tokens (prompt chunks and decodes).

@@ -140,7 +140,8 @@ const std::vector<RouterInfo>& routers() {
        "instance speed (scan)",
        [](const Groups& g, const ClusterView& v, const RouterParams& p) {
          return std::unique_ptr<Router>(new Scan(
-             g, v, [](const Instance& i, const RouteRequest&) { return i.kv_load(); }, speeds_for_ranking(g, p)));
+             g, v, [&v](const Instance& i, const RouteRequest&) { return i.kv_load(v.now()); },
+             speeds_for_ranking(g, p)));
        }},
       {"least-outstanding",
        "the instance with the fewest requests waiting or running per unit of instance speed (indexed, O(log n))",

@@ -8,26 +8,6 @@
 using namespace tf::test;
 namespace fs = std::filesystem;
 
-namespace {
-
-std::vector<std::vector<std::string>> read_csv(const fs::path& p) {
-  std::vector<std::vector<std::string>> rows;
-  std::istringstream in(read_file(p));
-  std::string line;
-  while (std::getline(in, line)) {
-    std::vector<std::string> cells;
-    std::string cell;
-    std::istringstream ls(line);
-    while (std::getline(ls, cell, ','))
-      cells.push_back(cell);
-    if (!line.empty() && line.back() == ',') cells.push_back("");
-    rows.push_back(cells);
-  }
-  return rows;
-}
-
-}  // namespace
-
 TEST_CASE("quickstart runs and writes results.json, requests.csv and scenario.resolved.json") {
   auto dir = temp_dir("quickstart");
   auto r = run_binary("run scenarios/quickstart.json --quiet --out " + dir.string());

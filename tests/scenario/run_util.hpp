@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 namespace tf::test {
 
@@ -44,6 +45,23 @@ inline std::string read_file(const std::filesystem::path& p) {
 
 inline nlohmann::json read_json(const std::filesystem::path& p) {
   return nlohmann::json::parse(read_file(p));
+}
+
+// Rows of a CSV file without quoting (requests.csv); a trailing comma ends with an empty cell.
+inline std::vector<std::vector<std::string>> read_csv(const std::filesystem::path& p) {
+  std::vector<std::vector<std::string>> rows;
+  std::istringstream in(read_file(p));
+  std::string line;
+  while (std::getline(in, line)) {
+    std::vector<std::string> cells;
+    std::string cell;
+    std::istringstream ls(line);
+    while (std::getline(ls, cell, ','))
+      cells.push_back(cell);
+    if (!line.empty() && line.back() == ',') cells.push_back("");
+    rows.push_back(cells);
+  }
+  return rows;
 }
 
 inline void write_file(const std::filesystem::path& p, const std::string& text) {
