@@ -5,12 +5,10 @@
 
 #include <sys/resource.h>
 
-#include <algorithm>
 #include <chrono>
 #include <iostream>
 
 #include "cli/factory_loader.hpp"
-#include "core/error.hpp"
 #include "engine/platform.hpp"
 #include "topology/analysis.hpp"
 #include "topology/placement.hpp"
@@ -19,25 +17,8 @@ namespace tf::cli {
 
 namespace {
 
-using topology::BuildError;
 using topology::EdgeKind;
 using topology::FabricKind;
-
-// "topology.radix" -> "/cluster/topology/radix", the JSON pointer ConfigError names.
-std::string pointer(const std::string& field) {
-  std::string out = "/cluster/" + field;
-  std::replace(out.begin(), out.end(), '.', '/');
-  return out;
-}
-
-template <class F>
-auto config_errors(const std::string& file, F&& f) -> decltype(f()) {
-  try {
-    return f();
-  } catch (const BuildError& e) {
-    throw ConfigError(file, pointer(e.field()), e.message());
-  }
-}
 
 std::string bandwidth(BytesPerSecond b) {
   if (b.value() >= 1e15) return fmt::format("{:.2f} PB/s", b.value() / 1e15);
@@ -232,12 +213,12 @@ int run_topology(const TopologyOptions& o) {
   auto loaded = load_factory(o.scenario, o.sets);
   const auto& s = loaded.scenario.scenario;
   auto t1 = clock::now();
-  auto t = config_errors(s.file, [&] { return topology::build(s.cluster, *loaded.catalog); });
+  auto placed = engine::place_topology(s, *loaded.catalog, loaded.plan);
+  const topology::Topology& t = *placed.topology;
+  const auto& placements = placed.placements;
   std::vector<topology::PoolInstances> counts;
   for (const auto& p : loaded.plan.pools)
     counts.push_back({p.accelerators_per_instance, p.instances});
-  const auto& tc = s.cluster.topology;
-  auto placements = config_errors(s.file, [&] { return topology::place(t, counts, tc.placement, tc.allow_split); });
   auto t2 = clock::now();
 
   if (o.lower) {

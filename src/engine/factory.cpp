@@ -173,24 +173,7 @@ bool same_links(const perf::CollectiveSpan& a, const perf::CollectiveSpan& b) {
 // fabric keeps today's rule (one domain up to its size, the catalog's scale-out figures beyond), so its runs
 // do not change.
 void plan_fabric(const config::Scenario& s, const catalog::Catalog& catalog, FactoryPlan& plan) {
-  auto errors = [&](auto&& f) {
-    try {
-      return f();
-    } catch (const topology::BuildError& e) {
-      std::string where = "/cluster/" + e.field();
-      std::replace(where.begin(), where.end(), '.', '/');
-      throw ConfigError(s.file, where, e.message());
-    }
-  };
-  // Built in place: a Topology's Site edges point into its graph's storage, so it must not be copied (and
-  // Boost's adjacency_list copies where a move is asked for).
-  std::shared_ptr<topology::Topology> t(
-      new topology::Topology(errors([&] { return topology::build(s.cluster, catalog); })));
-  std::vector<topology::PoolInstances> counts;
-  for (const auto& p : plan.pools)
-    counts.push_back({p.accelerators_per_instance, p.instances});
-  const auto& tc = s.cluster.topology;
-  auto placements = errors([&] { return topology::place(*t, counts, tc.placement, tc.allow_split); });
+  auto [t, placements] = place_topology(s, catalog, plan);
   if (t->kind == topology::FabricKind::ideal) return;
 
   plan.instance_accelerators.reserve(placements.size());
@@ -300,6 +283,26 @@ void plan_supply(const config::Scenario& s, const catalog::Catalog& catalog, Fac
 }
 
 }  // namespace
+
+PlacedTopology place_topology(const config::Scenario& s, const catalog::Catalog& catalog, const FactoryPlan& plan) {
+  auto errors = [&](auto&& f) {
+    try {
+      return f();
+    } catch (const topology::BuildError& e) {
+      std::string where = "/cluster/" + e.field();  // "topology.radix" -> "/cluster/topology/radix"
+      std::replace(where.begin(), where.end(), '.', '/');
+      throw ConfigError(s.file, where, e.message());
+    }
+  };
+  PlacedTopology out;
+  out.topology.reset(new topology::Topology(errors([&] { return topology::build(s.cluster, catalog); })));
+  std::vector<topology::PoolInstances> counts;
+  for (const auto& p : plan.pools)
+    counts.push_back({p.accelerators_per_instance, p.instances});
+  const auto& tc = s.cluster.topology;
+  out.placements = errors([&] { return topology::place(*out.topology, counts, tc.placement, tc.allow_split); });
+  return out;
+}
 
 FactoryPlan plan_factory(const config::Scenario& s, const catalog::Catalog& catalog) {
   FactoryPlan plan;

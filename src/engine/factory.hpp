@@ -15,6 +15,7 @@
 #include "serving/instance.hpp"
 #include "serving/prefix_cache.hpp"
 #include "serving/router.hpp"
+#include "topology/placement.hpp"
 #include "topology/topology.hpp"
 
 namespace tf::engine {
@@ -23,7 +24,7 @@ struct PoolPlan {
   const config::PoolConfig* config = nullptr;
   const catalog::Accelerator* accelerator = nullptr;
   const catalog::LlmArchitecture* model = nullptr;
-  perf::InstanceShape shape;             // what `perf` was built from
+  perf::InstanceShape shape;              // what `perf` was built from
   std::unique_ptr<perf::PerfModel> perf;  // instance 0's (and every instance's, unless span_perf says otherwise)
   // On a clos or rail fabric, instances whose collectives cross other links than instance 0's (they straddle
   // scale-up domains or leaf groups differently): their perf models, and per instance an index into them, 0
@@ -89,5 +90,16 @@ struct FactoryPlan {
 // cache on traffic without prefix hashes; a cache tier that leaves no room for KV; a topology that cannot be
 // built or a placement it forbids (the error names the cluster.topology or pool key to change).
 FactoryPlan plan_factory(const config::Scenario& scenario, const catalog::Catalog& catalog);
+
+// cluster.topology built, and the plan's instances placed on it (in instance-id order). A fabric that cannot be
+// built, or a placement the scenario forbids, is a tf::ConfigError naming the cluster key to change.
+struct PlacedTopology {
+  // On the heap and never copied: a Topology's Site edges point into its graph's storage, and Boost's
+  // adjacency_list copies where a move is asked for.
+  std::unique_ptr<topology::Topology> topology;
+  std::vector<topology::InstancePlacement> placements;
+};
+PlacedTopology place_topology(const config::Scenario& scenario, const catalog::Catalog& catalog,
+                              const FactoryPlan& plan);
 
 }  // namespace tf::engine

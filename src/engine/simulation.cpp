@@ -91,14 +91,10 @@ class Simulation final : public serving::ClusterView, public serving::RequestSin
     m.from = i;
     m.produced = t.value();
     m.attempt = out_.log.retries(r);
-    m.comm = sg4::Comm::sendto_init(hosts_[i], frontend_);
-    m.comm->set_payload_size(static_cast<uint64_t>(kResponseBytes));
     Responding& state = responding_[r];
     state = Responding();
     state.attempt = m.attempt;
-    const sg4::Activity* key = m.comm.get();
-    auto& stored = responses_.emplace(key, std::move(m)).first->second;
-    stored.comm->start();
+    start_flow(responses_, std::move(m), hosts_[i], frontend_, Bytes(kResponseBytes));
   }
   void finished(uint64_t r, uint32_t i, Seconds t, Gaps g) override {
     in_flight_.erase(r);
@@ -132,11 +128,7 @@ class Simulation final : public serving::ClusterView, public serving::RequestSin
     f.ready = rate_cap.value() > 0 ? f.start + (bytes / rate_cap).value() : f.start;
     f.epoch = failures_ ? epoch_[instance] : 0;
     f.bytes = bytes;
-    f.comm = sg4::Comm::sendto_init(store_, hosts_[instance]);
-    f.comm->set_payload_size(static_cast<uint64_t>(bytes.value()));
-    const sg4::Activity* key = f.comm.get();
-    auto& stored = fetches_.emplace(key, std::move(f)).first->second;
-    stored.comm->start();
+    start_flow(fetches_, std::move(f), store_, hosts_[instance], bytes);
   }
 
  private:
@@ -306,11 +298,8 @@ class Simulation final : public serving::ClusterView, public serving::RequestSin
     m.start = sg4::Engine::get_clock();
     m.epoch = failures_ ? epoch_[target] : 0;
     m.bytes = Bytes(kRequestHeaderBytes + kRequestBytesPerToken * static_cast<double>(seq.input_tokens));
-    m.comm = sg4::Comm::sendto_init(frontend_, hosts_[target]);
-    m.comm->set_payload_size(static_cast<uint64_t>(m.bytes.value()));
-    const sg4::Activity* key = m.comm.get();
-    auto& stored = messages_.emplace(key, std::move(m)).first->second;
-    stored.comm->start();
+    Bytes bytes = m.bytes;
+    start_flow(messages_, std::move(m), frontend_, hosts_[target], bytes);
   }
 
   static constexpr double kResponseBytes = 1024;  // the first token with its headers
@@ -319,11 +308,7 @@ class Simulation final : public serving::ClusterView, public serving::RequestSin
     ++out_.events;
     double now_v = sg4::Engine::get_clock();
     double delay = now_v - m.produced;
-    auto& stats = out_.responses;
-    ++stats.count;
-    stats.bytes += Bytes(kResponseBytes);
-    stats.time += Seconds(delay);
-    stats.max = std::max(stats.max, Seconds(delay));
+    out_.responses.add(Bytes(kResponseBytes), Seconds(delay));
     auto it = responding_.find(m.request);
     // The request was retried after this token left (its instance failed): the new attempt answers instead.
     if (it == responding_.end() || it->second.attempt != m.attempt || out_.log.retries(m.request) != m.attempt) return;
@@ -343,11 +328,7 @@ class Simulation final : public serving::ClusterView, public serving::RequestSin
     ++out_.events;
     double now_v = sg4::Engine::get_clock();
     out_.log.add_network(m.request.id, Seconds(now_v - m.start));
-    auto& stats = out_.request_messages;
-    ++stats.count;
-    stats.bytes += m.bytes;
-    stats.time += Seconds(now_v - m.start);
-    stats.max = std::max(stats.max, Seconds(now_v - m.start));
+    out_.request_messages.add(m.bytes, Seconds(now_v - m.start));
     // The instance failed while the request was on its way: kill() has retried it already.
     if (failures_ && m.epoch != epoch_[m.to]) return;
     rearm(m.to, instances_[m.to].on_arrival(m.request, now()));
@@ -398,6 +379,17 @@ class Simulation final : public serving::ClusterView, public serving::RequestSin
       router_->load_changed(id);
   }
 
+  // Starts a flow of `bytes` from `from` to `to` and files `item` (which keeps the comm alive) under it in
+  // `flows`, where on_transfer_done() finds it on completion.
+  template <class Item>
+  void start_flow(std::unordered_map<const sg4::Activity*, Item>& flows, Item item, sg4::Host* from, sg4::Host* to,
+                  Bytes bytes) {
+    item.comm = sg4::Comm::sendto_init(from, to);
+    item.comm->set_payload_size(static_cast<uint64_t>(bytes.value()));
+    const sg4::Activity* key = item.comm.get();
+    flows.emplace(key, std::move(item)).first->second.comm->start();
+  }
+
   void start_transfer(uint32_t from, const serving::Instance::Handoff& h) {
     const PoolPlan& pool = *pool_of_[from];
     uint32_t group = pool.model_group;
@@ -423,11 +415,8 @@ class Simulation final : public serving::ClusterView, public serving::RequestSin
       t.from_epoch = epoch_[from];
       t.to_epoch = epoch_[to];
     }
-    t.comm = sg4::Comm::sendto_init(hosts_[from], hosts_[to]);
-    t.comm->set_payload_size(static_cast<uint64_t>(t.bytes.value()));
-    const sg4::Activity* key = t.comm.get();
-    auto& stored = transfers_.emplace(key, std::move(t)).first->second;
-    stored.comm->start();
+    Bytes bytes = t.bytes;
+    start_flow(transfers_, std::move(t), hosts_[from], hosts_[to], bytes);
   }
 
   // The flow arrived; the fetch is done then, or when its tiers could have delivered it if that is later.
@@ -447,11 +436,7 @@ class Simulation final : public serving::ClusterView, public serving::RequestSin
   void on_fetch_done(const Fetch& f) {
     ++out_.events;
     double now_v = sg4::Engine::get_clock();
-    auto& stats = out_.prefix_fetches;
-    ++stats.count;
-    stats.bytes += f.bytes;
-    stats.time += Seconds(now_v - f.start);
-    stats.max = std::max(stats.max, Seconds(now_v - f.start));
+    out_.prefix_fetches.add(f.bytes, Seconds(now_v - f.start));
     // The instance failed while the blocks were on their way: kill() has retried the request already, and the
     // time belongs to no phase of the retried request.
     if (failures_ && f.epoch != epoch_[f.to]) return;
@@ -487,11 +472,7 @@ class Simulation final : public serving::ClusterView, public serving::RequestSin
     Transfer t = std::move(it->second);
     transfers_.erase(it);
     double now_v = sg4::Engine::get_clock();
-    auto& stats = out_.kv_transfers;
-    ++stats.count;
-    stats.bytes += t.bytes;
-    stats.time += Seconds(now_v - t.start);
-    stats.max = std::max(stats.max, Seconds(now_v - t.start));
+    out_.kv_transfers.add(t.bytes, Seconds(now_v - t.start));
     out_.log.kv_transfer(t.request.id, Seconds(t.start), Seconds(now_v));
     // A failure may have struck either end while the KV was in flight (failures_ only).
     const bool to_alive = !failures_ || t.to_epoch == epoch_[t.to];

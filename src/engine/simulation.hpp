@@ -5,6 +5,7 @@
 // Instances and the arrival stream are actor-less state machines driven by kernel timers, one pending timer
 // per instance. One simulation per process: SimGrid keeps process-wide state.
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <vector>
@@ -24,6 +25,13 @@ struct TransferStats {
   Bytes bytes;
   Seconds time;  // summed over transfers
   Seconds max;
+
+  void add(Bytes b, Seconds t) {
+    ++count;
+    bytes += b;
+    time += t;
+    max = std::max(max, t);
+  }
 };
 
 struct RunOutput {

@@ -97,6 +97,14 @@ nlohmann::json serving_json(const serving::InstanceUsage& u, const std::vector<s
   return j;
 }
 
+// Flows of one kind: how many, how much, and how long they took.
+nlohmann::json transfers_json(const engine::TransferStats& t) {
+  return {{"count", t.count},
+          {"gb", t.bytes.value() / 1e9},
+          {"mean_s", t.count ? t.time.value() / static_cast<double>(t.count) : 0.0},
+          {"max_s", t.max.value()}};
+}
+
 nlohmann::json cost_json(const cost::CostBreakdown& c) {
   return {{"hardware_usd", c.hardware.value()},
           {"energy_usd", c.energy.value()},
@@ -342,41 +350,21 @@ nlohmann::json results_json(const RunResults& r) {
     perf[pool.config->name] = ops;
   }
   j["perf"] = perf;
-  const auto& kv = r.run->kv_transfers;
   j["serving"] = {{"rejected_admission", r.run->rejected_admission},
                   {"rejected_too_large", r.run->rejected_too_large},
-                  {"kv_transfers",
-                   {{"count", kv.count},
-                    {"gb", kv.bytes.value() / 1e9},
-                    {"mean_s", kv.count ? kv.time.value() / static_cast<double>(kv.count) : 0.0},
-                    {"max_s", kv.max.value()}}}};
+                  {"kv_transfers", transfers_json(r.run->kv_transfers)}};
   if (r.plan->fabric) {
-    // A clos or rail fabric: what was lowered, and the requests that travelled over it from the gateway.
+    // A clos or rail fabric: what was lowered, and what travelled over it besides the KV hand-offs.
     const auto& t = *r.plan->fabric;
-    const auto& m = r.run->request_messages;
-    const auto& a = r.run->responses;
-    const auto& f = r.run->prefix_fetches;
     j["fabric"] = {{"kind", topology::to_string(t.kind)},
                    {"tiers", t.tiers},
                    {"radix", t.radix},
                    {"oversubscription", t.oversubscription},
                    {"leaf_groups", t.groups.size()},
                    {"pods", t.pods.size()},
-                   {"request_messages",
-                    {{"count", m.count},
-                     {"gb", m.bytes.value() / 1e9},
-                     {"mean_s", m.count ? m.time.value() / static_cast<double>(m.count) : 0.0},
-                     {"max_s", m.max.value()}}},
-                   {"prefix_fetches",
-                    {{"count", f.count},
-                     {"gb", f.bytes.value() / 1e9},
-                     {"mean_s", f.count ? f.time.value() / static_cast<double>(f.count) : 0.0},
-                     {"max_s", f.max.value()}}},
-                   {"responses",
-                    {{"count", a.count},
-                     {"gb", a.bytes.value() / 1e9},
-                     {"mean_s", a.count ? a.time.value() / static_cast<double>(a.count) : 0.0},
-                     {"max_s", a.max.value()}}}};
+                   {"request_messages", transfers_json(r.run->request_messages)},
+                   {"prefix_fetches", transfers_json(r.run->prefix_fetches)},
+                   {"responses", transfers_json(r.run->responses)}};
   }
   j["engine"] = {{"events", r.run->events}, {"leap", s.engine.leap}};
   return j;
