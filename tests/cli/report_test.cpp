@@ -57,13 +57,20 @@ Png read_png(const fs::path& p) {
 
 Png screenshot(const fs::path& page, const fs::path& png) {
   auto err = png.parent_path() / "chromium-shot.log";
-  auto r = run_shell(
-      chromium("--hide-scrollbars --window-size=1200,3000 --virtual-time-budget=5000 --screenshot=" + png.string(),
-               page, err),
-      false);
-  INFO(read_file(err));
-  REQUIRE(r.exit_code == 0);
-  return read_png(png);
+  // Headless Chromium on a loaded machine now and then exits 0 without writing the file: try again (up to three
+  // times) rather than judge the page by a screenshot that was never taken.
+  Png shot;
+  for (int attempt = 0; attempt < 3 && shot.bytes == 0; ++attempt) {
+    fs::remove(png);
+    auto r = run_shell(
+        chromium("--hide-scrollbars --window-size=1200,3000 --virtual-time-budget=5000 --screenshot=" + png.string(),
+                 page, err),
+        false);
+    INFO(read_file(err));
+    REQUIRE(r.exit_code == 0);
+    shot = read_png(png);
+  }
+  return shot;
 }
 
 // What every report must show in a real browser: the page's script ran to the end and drew `charts` charts,

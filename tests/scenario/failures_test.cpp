@@ -34,12 +34,14 @@ TEST_CASE("a scripted failure retries the instance's requests and costs availabi
 TEST_CASE("runs with failures are deterministic, with leaping and stepping alike") {
   auto a = temp_dir("failures-det-a"), b = temp_dir("failures-det-b"), c = temp_dir("failures-det-c");
   // Random failures at a rate high enough to strike in a minute (MTBF 2 min per accelerator).
-  std::string random = " --set failures.enabled=true --set failures.accelerators.h100-sxm.mtbf=2min"
-                       " --set failures.repair=30s";
+  std::string random =
+      " --set failures.enabled=true --set failures.accelerators.h100-sxm.mtbf=2min"
+      " --set failures.repair=30s";
   REQUIRE(run_binary("run scenarios/quickstart.json -q --out " + a.string() + random).exit_code == 0);
   REQUIRE(run_binary("run scenarios/quickstart.json -q --out " + b.string() + random).exit_code == 0);
-  REQUIRE(run_binary("run scenarios/quickstart.json -q --set engine.leap=false --out " + c.string() + random)
-              .exit_code == 0);
+  REQUIRE(
+      run_binary("run scenarios/quickstart.json -q --set engine.leap=false --out " + c.string() + random).exit_code ==
+      0);
   CHECK(read_file(a / "results.json") == read_file(b / "results.json"));
   CHECK(read_file(a / "requests.csv") == read_file(b / "requests.csv"));
   auto ja = read_json(a / "results.json"), jc = read_json(c / "results.json");
@@ -59,8 +61,10 @@ TEST_CASE("failures-supernode: a supernode fault costs useful tokens and raises 
   auto ron = run_binary("run scenarios/failures-supernode.json -q --out " + on.string());
   INFO(ron.output);
   REQUIRE(ron.exit_code == 0);
-  auto roff = run_binary("run scenarios/failures-supernode.json -q --set failures.enabled=false --set "
-                         "failures.scripted=[] --out " + off.string());
+  auto roff = run_binary(
+      "run scenarios/failures-supernode.json -q --set failures.enabled=false --set "
+      "failures.scripted=[] --out " +
+      off.string());
   REQUIRE(roff.exit_code == 0);
   auto jon = read_json(on / "results.json"), joff = read_json(off / "results.json");
   double useful_on = jon["summary"]["weighted_useful_tokens"], useful_off = joff["summary"]["weighted_useful_tokens"];
