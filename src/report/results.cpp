@@ -394,7 +394,11 @@ void write_requests_csv(std::ostream& out, const RunResults& r) {
     std::string_view status = log.status(i) == metrics::RequestStatus::finished   ? "finished"
                               : log.status(i) == metrics::RequestStatus::rejected ? "rejected"
                                                                                   : "unfinished";
-    std::string_view inst = log.instance(i) == metrics::RequestLog::kNoInstance ? "" : names[log.instance(i)];
+    // Both branches views: a ternary of "" and a std::string would copy the name into a temporary that dies
+    // before the view is read (it printed garbage once the name outgrew the small-string buffer).
+    const std::string_view inst = log.instance(i) == metrics::RequestLog::kNoInstance
+                                      ? std::string_view()
+                                      : std::string_view(names[log.instance(i)]);
     auto it = fmt::format_to(fmt::appender(buf), FMT_COMPILE("{},{},{},{},{},{},{},"), i, plan.classes[c].name,
                              log.arrival(i), log.input_tokens(i), log.output_tokens(i), inst, status);
     if (o.finished) {
