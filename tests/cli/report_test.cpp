@@ -28,7 +28,11 @@ struct Rendered {
 
 Rendered render(const fs::path& page) {
   auto err = page.parent_path() / "chromium-dom.log";
+  // Headless Chromium on a loaded machine now and then fails to start (exit 21): up to three tries.
   auto r = run_shell(chromium("--enable-logging=stderr --v=0 --virtual-time-budget=5000 --dump-dom", page, err), false);
+  for (int attempt = 1; attempt < 3 && r.exit_code != 0; ++attempt)
+    r = run_shell(chromium("--enable-logging=stderr --v=0 --virtual-time-budget=5000 --dump-dom", page, err), false);
+  INFO(read_file(err));
   REQUIRE(r.exit_code == 0);
   return {r.output, read_file(err)};
 }
@@ -57,19 +61,22 @@ Png read_png(const fs::path& p) {
 
 Png screenshot(const fs::path& page, const fs::path& png) {
   auto err = png.parent_path() / "chromium-shot.log";
-  // Headless Chromium on a loaded machine now and then exits 0 without writing the file: try again (up to three
-  // times) rather than judge the page by a screenshot that was never taken.
+  // Headless Chromium on a loaded machine now and then exits 0 without writing the file, or fails to start (exit
+  // 21): try again (up to three times) rather than judge the page by a screenshot that was never taken.
   Png shot;
-  for (int attempt = 0; attempt < 3 && shot.bytes == 0; ++attempt) {
+  int exit_code = 0;
+  for (int attempt = 0; attempt < 3 && (exit_code != 0 || shot.bytes == 0); ++attempt) {
     fs::remove(png);
-    auto r = run_shell(
-        chromium("--hide-scrollbars --window-size=1200,3000 --virtual-time-budget=5000 --screenshot=" + png.string(),
-                 page, err),
-        false);
-    INFO(read_file(err));
-    REQUIRE(r.exit_code == 0);
-    shot = read_png(png);
+    exit_code =
+        run_shell(chromium("--hide-scrollbars --window-size=1200,3000 --virtual-time-budget=5000 --screenshot=" +
+                               png.string(),
+                           page, err),
+                  false)
+            .exit_code;
+    shot = exit_code == 0 ? read_png(png) : Png{};
   }
+  INFO(read_file(err));
+  REQUIRE(exit_code == 0);
   return shot;
 }
 
