@@ -120,18 +120,19 @@ void kernel_rows(std::vector<Row>& rows, const perf::Profile& p, const catalog::
   const double bw = acc.hbm_bandwidth.value();
   const double bf16 = acc.peak(catalog::Dtype::bf16).value();
   // Bounds: 10 % target on held-out data; see docs/validation.md for the rows that miss it.
-  if (!p.gemm.empty()) {
-    rows.push_back(kernel_row(dataset, acc, "GEMM bf16", perf::gemm_samples(p.gemm, "bfloat16"), f.gemm_bf16, bf16, bw,
-                              fitted, 10.0));
-    rows.push_back(kernel_row(dataset, acc, "GEMM fp8 (block)", perf::gemm_samples(p.gemm, "fp8_block"), f.gemm_fp8,
+  if (!p.gemm().empty()) {
+    rows.push_back(kernel_row(dataset, acc, "GEMM bf16", perf::gemm_samples(p.gemm(), "bfloat16"), f.gemm_bf16, bf16,
+                              bw, fitted, 10.0));
+    rows.push_back(kernel_row(dataset, acc, "GEMM fp8 (block)", perf::gemm_samples(p.gemm(), "fp8_block"), f.gemm_fp8,
                               acc.peak(catalog::Dtype::fp8).value(), bw, fitted, 20.0));
   }
-  if (!p.context_attention.empty() || !p.context_mla.empty())
+  if (!p.context_attention().empty() || !p.context_mla().empty())
     rows.push_back(
         kernel_row(dataset, acc, "attention + MLA", perf::attention_samples(p), f.attention, bf16, bw, fitted, 30.0));
-  if (!p.moe.empty())
-    rows.push_back(kernel_row(dataset, acc, "MoE layer", perf::moe_samples(p.moe, acc), f.moe, bf16, bw, fitted, 30.0));
-  if (!p.nccl.empty())
+  if (!p.moe().empty())
+    rows.push_back(
+        kernel_row(dataset, acc, "MoE layer", perf::moe_samples(p.moe(), acc), f.moe, bf16, bw, fitted, 30.0));
+  if (!p.nccl().empty())
     rows.push_back(kernel_row(dataset, acc, "all-reduce", perf::all_reduce_samples(p), f.collective, 1.0,
                               acc.scale_up_bandwidth.value(), fitted, 20.0));
 }
@@ -140,7 +141,7 @@ void kernel_rows(std::vector<Row>& rows, const perf::Profile& p, const catalog::
 // at every other m, predicted from the rest (the only m values the lookup then sees are the kept ones).
 Row gemm_holdout_row(const perf::Profile& p, const catalog::Accelerator& acc) {
   std::vector<double> ms;
-  for (const auto& r : p.gemm)
+  for (const auto& r : p.gemm())
     if (r.dtype == "bfloat16") ms.push_back(r.m);
   std::sort(ms.begin(), ms.end());
   ms.erase(std::unique(ms.begin(), ms.end()), ms.end());
@@ -148,7 +149,7 @@ Row gemm_holdout_row(const perf::Profile& p, const catalog::Accelerator& acc) {
   for (size_t i = 0; i < ms.size(); ++i)
     held[ms[i]] = i % 2 == 1 && i + 1 < ms.size();
   std::vector<perf::GemmRow> kept, out;
-  for (const auto& r : p.gemm)
+  for (const auto& r : p.gemm())
     if (r.dtype == "bfloat16") (held[r.m] ? out : kept).push_back(r);
   const perf::GemmGrid grid(kept, "bfloat16");
   std::map<std::pair<double, double>, perf::MeasuredGemm> lookups;

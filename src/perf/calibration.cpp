@@ -43,26 +43,26 @@ std::vector<KernelSample> gemm_samples(const std::vector<GemmRow>& rows, const s
 std::vector<KernelSample> attention_samples(const Profile& p) {
   constexpr double kHd = 128.0;
   std::vector<KernelSample> out;
-  for (const auto& r : p.context_attention) {
+  for (const auto& r : p.context_attention()) {
     if (r.kv_dtype != "bfloat16" || r.window != 0.0 || r.head_dim != kHd) continue;
     const double b = r.batch, s = r.isl;
     out.push_back({4.0 * r.heads * kHd * b * s * s / 2.0, b * s * (2.0 * r.kv_heads * kHd + 2.0 * r.heads * kHd) * 2.0,
                    r.seconds});
   }
-  for (const auto& r : p.generation_attention) {
+  for (const auto& r : p.generation_attention()) {
     if (r.kv_dtype != "bfloat16" || r.window != 0.0 || r.head_dim != kHd) continue;
     const double b = r.batch, s = r.step;
     out.push_back(
         {4.0 * r.heads * kHd * b * s, (b * s * 2.0 * r.kv_heads * kHd + b * 2.0 * r.heads * kHd) * 2.0, r.seconds});
   }
   // DeepSeek-V3 MLA dimensions (the only MLA layout measured): latent 512 + rope 64, qk 192, v 128.
-  for (const auto& r : p.context_mla) {
+  for (const auto& r : p.context_mla()) {
     if (r.kv_dtype != "bfloat16") continue;
     const double b = r.batch, s = r.isl;
     out.push_back(
         {2.0 * r.heads * (192.0 + 128.0) * b * s * s / 2.0, b * s * (576.0 + r.heads * 320.0) * 2.0, r.seconds});
   }
-  for (const auto& r : p.generation_mla) {
+  for (const auto& r : p.generation_mla()) {
     if (r.kv_dtype != "bfloat16") continue;
     const double b = r.batch, s = r.step;
     out.push_back({2.0 * r.heads * (2.0 * 512.0 + 64.0) * b * s, (b * s * 576.0 + b * r.heads * (576.0 + 512.0)) * 2.0,
@@ -106,7 +106,7 @@ std::vector<KernelSample> moe_samples(const std::vector<MoeRow>& rows, const cat
 
 std::vector<KernelSample> all_reduce_samples(const Profile& p) {
   std::map<std::pair<double, double>, double> best;  // (gpus, bytes) -> fastest seconds
-  for (const auto* rows : {&p.nccl, &p.custom_all_reduce})
+  for (const auto* rows : {&p.nccl(), &p.custom_all_reduce()})
     for (const auto& r : *rows) {
       if (r.op != "all_reduce" || r.gpus < 2) continue;
       auto [it, inserted] = best.try_emplace({r.gpus, r.bytes}, r.seconds);
@@ -124,14 +124,14 @@ FamilyCurves fit_family(const Profile& p, const catalog::Accelerator& a) {
   FamilyCurves f;
   const double bw = a.hbm_bandwidth.value();
   const double bf16 = a.peak(catalog::Dtype::bf16).value();
-  if (auto s = gemm_samples(p.gemm, "bfloat16"); !s.empty()) f.gemm_bf16 = fit_roofline(s, bf16, bw);
-  if (auto s = gemm_samples(p.gemm, "fp8_block"); !s.empty() && a.supports(catalog::Dtype::fp8))
+  if (auto s = gemm_samples(p.gemm(), "bfloat16"); !s.empty()) f.gemm_bf16 = fit_roofline(s, bf16, bw);
+  if (auto s = gemm_samples(p.gemm(), "fp8_block"); !s.empty() && a.supports(catalog::Dtype::fp8))
     f.gemm_fp8 = fit_roofline(s, a.peak(catalog::Dtype::fp8).value(), bw);
   if (auto s = attention_samples(p); !s.empty()) f.attention = fit_roofline(s, bf16, bw);
-  if (auto s = moe_samples(p.moe, a); !s.empty()) f.moe = fit_roofline(s, bf16, bw);
+  if (auto s = moe_samples(p.moe(), a); !s.empty()) f.moe = fit_roofline(s, bf16, bw);
   // A few dozen messages (3 group sizes x ~22 sizes): bins of 4.
   if (auto s = all_reduce_samples(p); !s.empty()) f.collective = fit_roofline(s, 1.0, a.scale_up_bandwidth.value(), 4);
-  f.source = p.dir.string();
+  f.source = p.dir().string();
   return f;
 }
 

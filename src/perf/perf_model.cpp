@@ -325,11 +325,11 @@ std::shared_ptr<const PerfModel::Measured> build_measured(const InstanceShape& s
   const auto& model = *s.model;
 
   // GEMMs: every GEMM of an operator must be measurable for the operator to be.
-  if (const char* dt = gemm_table_dtype(s.weight_dtype); dt != nullptr && !p.gemm_bf16.empty()) {
+  if (const char* dt = gemm_table_dtype(s.weight_dtype); dt != nullptr && !p.gemm_bf16().empty()) {
     for (int op : {kQkv, kOut, kFfnGateUp, kFfnDown, kMoeRouter, kMoeSharedGateUp, kMoeSharedDown, kLmHead}) {
       std::vector<MeasuredGemm> list;
       // The MoE router runs in bf16 whatever the weights.
-      const GemmGrid& grid = op == kMoeRouter || std::string(dt) == "bfloat16" ? p.gemm_bf16 : p.gemm_fp8_block;
+      const GemmGrid& grid = op == kMoeRouter || std::string(dt) == "bfloat16" ? p.gemm_bf16() : p.gemm_fp8_block();
       for (const auto& g : d.gemms(static_cast<Op>(op))) {
         auto mg = measured_gemm(grid, g.n, g.k);
         if (mg.curve.empty()) {
@@ -351,9 +351,9 @@ std::shared_ptr<const PerfModel::Measured> build_measured(const InstanceShape& s
       const bool layout = model.kv_lora_rank == 512 && model.qk_rope_head_dim == 64 && model.qk_nope_head_dim == 128 &&
                           model.v_head_dim == 128;
       if (layout) {
-        for (const auto& r : p.context_mla)
+        for (const auto& r : p.context_mla())
           if (r.kv_dtype == kv && r.heads == d.heads) prefill.push_back({r.batch, r.isl, r.seconds});
-        for (const auto& r : p.generation_mla)
+        for (const auto& r : p.generation_mla())
           if (r.kv_dtype == kv && r.heads == d.heads) decode.push_back({r.batch, r.step, r.seconds});
       }
     } else {
@@ -361,16 +361,16 @@ std::shared_ptr<const PerfModel::Measured> build_measured(const InstanceShape& s
         return r.kv_dtype == kv && r.window == 0.0 && r.heads == d.heads && r.kv_heads == d.kv_heads &&
                r.head_dim == model.head_dim;
       };
-      for (const auto& r : p.context_attention)
+      for (const auto& r : p.context_attention())
         if (match(r)) prefill.push_back({r.batch, r.isl, r.seconds});
-      for (const auto& r : p.generation_attention)
+      for (const auto& r : p.generation_attention())
         if (match(r)) decode.push_back({r.batch, r.step, r.seconds});
     }
     m->prefill = measured_prefill(prefill);
     m->decode = measured_decode(decode);
   }
 
-  if (model.is_moe() && !p.moe.empty()) {
+  if (model.is_moe() && !p.moe().empty()) {
     const char* dt = s.weight_dtype == catalog::Dtype::bf16  ? "bfloat16"
                      : s.weight_dtype == catalog::Dtype::fp8 ? "fp8_block"
                                                              : nullptr;
@@ -380,7 +380,7 @@ std::shared_ptr<const PerfModel::Measured> build_measured(const InstanceShape& s
           {d.moe_group / ep, ep}, {1.0, double(d.moe_group)}, {double(d.moe_group), 1.0}};  // (tp, ep)
       for (const auto& [tp, e] : splits) {
         std::vector<std::pair<double, double>> points;
-        for (const auto& r : p.moe)
+        for (const auto& r : p.moe())
           if (r.dtype == dt && r.distribution == "balanced" && r.hidden == model.hidden &&
               r.inter == model.moe_intermediate && r.topk == model.experts_per_token &&
               r.experts == model.routed_experts && r.tp == tp && r.ep == e)
@@ -405,13 +405,13 @@ std::shared_ptr<const PerfModel::Measured> build_measured(const InstanceShape& s
   if (d.tp > 1 && span.group(d.tp).one_domain()) {
     // The serving engine uses the faster of NCCL and its custom all-reduce kernel at each size.
     std::map<double, double> best;
-    comm(p.nccl, "all_reduce", d.tp, best);
-    comm(p.custom_all_reduce, "all_reduce", d.tp, best);
+    comm(p.nccl(), "all_reduce", d.tp, best);
+    comm(p.custom_all_reduce(), "all_reduce", d.tp, best);
     if (!best.empty()) m->all_reduce = MeasuredCurve({best.begin(), best.end()});
   }
   if (d.dp > 1.0 && span.group(d.moe_group).one_domain()) {
     std::map<double, double> best;
-    comm(p.nccl, "alltoall", d.moe_group, best);
+    comm(p.nccl(), "alltoall", d.moe_group, best);
     if (!best.empty()) m->all_to_all = MeasuredCurve({best.begin(), best.end()});
   }
   return m;

@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -58,24 +59,50 @@ struct GemmGrid {
   double at(size_t im, size_t in, size_t ik) const { return seconds[(im * ns.size() + in) * ks.size() + ik]; }
 };
 
-// All tables of one accelerator. A table whose file is absent is empty.
-struct Profile {
-  std::filesystem::path dir;
-  std::vector<GemmRow> gemm;
-  std::vector<AttentionRow> context_attention, generation_attention;
-  std::vector<MlaRow> context_mla, generation_mla;
-  std::vector<MoeRow> moe;
-  std::vector<CommRow> nccl, custom_all_reduce;
-  GemmGrid gemm_bf16, gemm_fp8_block;  // gemm as grids, by dtype
+// All tables of one accelerator. Each table is read from its file the first time it is asked for: a dense
+// model never reads moe.csv or the MLA tables, and at start-up the tables were the largest fixed cost of a run
+// (docs/performance.md). A table whose file is absent is empty. Safe to read from several threads.
+class Profile {
+ public:
+  explicit Profile(std::filesystem::path dir);
 
+  const std::filesystem::path& dir() const { return dir_; }
+  const std::vector<GemmRow>& gemm() const;
+  const GemmGrid& gemm_bf16() const;       // gemm() as a grid, bfloat16 rows
+  const GemmGrid& gemm_fp8_block() const;  // fp8_block rows
+  const std::vector<AttentionRow>& context_attention() const;
+  const std::vector<AttentionRow>& generation_attention() const;
+  const std::vector<MlaRow>& context_mla() const;
+  const std::vector<MlaRow>& generation_mla() const;
+  const std::vector<MoeRow>& moe() const;
+  const std::vector<CommRow>& nccl() const;
+  const std::vector<CommRow>& custom_all_reduce() const;
+
+  // No table file in dir (a missing directory, or one without any of the files below).
   bool empty() const;
 
-  // Reads the tables found in `dir` (any subset of gemm.csv, context_attention.csv,
-  // generation_attention.csv, context_mla.csv, generation_mla.csv, moe.csv, nccl.csv,
-  // custom_allreduce.csv). Throws tf::ConfigError naming the file, line and column for a missing column,
-  // a non-numeric field, or a latency that is not a positive number. A missing directory gives an empty
-  // profile. Loaded once per directory per process and shared.
+  // The tables found in `dir` (any subset of gemm.csv, context_attention.csv, generation_attention.csv,
+  // context_mla.csv, generation_mla.csv, moe.csv, nccl.csv, custom_allreduce.csv). Reading a table throws
+  // tf::ConfigError naming the file, line and column for a missing column, a non-numeric field, or a latency
+  // that is not a positive number. One Profile per directory per process, shared.
   static std::shared_ptr<const Profile> load(const std::filesystem::path& dir);
+
+ private:
+  template <class T>
+  struct Lazy {
+    mutable std::once_flag once;
+    mutable T value;
+  };
+  template <class T, class Read>
+  const T& get(const Lazy<T>& table, const char* file, Read read) const;
+
+  std::filesystem::path dir_;
+  Lazy<std::vector<GemmRow>> gemm_;
+  Lazy<GemmGrid> gemm_bf16_, gemm_fp8_block_;
+  Lazy<std::vector<AttentionRow>> context_attention_, generation_attention_;
+  Lazy<std::vector<MlaRow>> context_mla_, generation_mla_;
+  Lazy<std::vector<MoeRow>> moe_;
+  Lazy<std::vector<CommRow>> nccl_, custom_all_reduce_;
 };
 
 // Readers for one file each; also used by the fidelity command on ../shared data.
