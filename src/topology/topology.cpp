@@ -373,6 +373,12 @@ Topology build(const config::TopologyConfig& c, const std::vector<PoolSpec>& spe
   const int64_t n = next_accelerator;
   auto& g = t.graph;
   g = Graph(static_cast<size_t>(n));
+  // Room for every vertex and edge up front (Boost has no interface for it; its vectors are public members): at
+  // 100,000 accelerators, growing them step by step touched twice the memory, page by page, and was most of the
+  // build's time.
+  const size_t pods = layout.pods.size();
+  g.m_vertices.reserve(static_cast<size_t>(n) + t.domains.size() + layout.groups.size() + pods + 2);
+  g.m_edges.reserve(2 * static_cast<size_t>(n) + layout.groups.size() + pods + 1);
   for (int64_t a = 0; a < n; ++a)
     g[static_cast<VertexId>(a)] = Vertex{VertexKind::accelerator, a};
   for (size_t d = 0; d < t.domains.size(); ++d)
@@ -413,8 +419,16 @@ Topology build(const config::TopologyConfig& c, const std::vector<PoolSpec>& spe
   if (t.kind != FabricKind::ideal) t.spine = boost::add_vertex(Vertex{VertexKind::spine, 0}, g);
   t.frontend = boost::add_vertex(Vertex{VertexKind::frontend, 0}, g);
 
-  // Edges.
+  // Edges. The edge list is a vector, which moves its edges as it grows, so descriptors are taken only once
+  // every edge is in (below). Out-edge lists are sized once: at 100,000 accelerators, allocating edges and
+  // growing the lists one edge at a time was most of the build's cost.
   t.sites.resize(static_cast<size_t>(n));
+  for (int64_t a = 0; a < n; ++a)
+    g.out_edge_list(t.accelerator_vertex(a)).reserve(2);
+  for (const auto& dom : t.domains)
+    g.out_edge_list(dom.switch_vertex).reserve(static_cast<size_t>(dom.accelerators));
+  for (const auto& lg : t.groups)
+    g.out_edge_list(lg.vertex).reserve(static_cast<size_t>(lg.accelerators) + 2);
   for (size_t d = 0; d < t.domains.size(); ++d) {
     const auto& dom = t.domains[d];
     const auto& acc = *t.pools[static_cast<size_t>(dom.pool)].accelerator;
@@ -427,28 +441,21 @@ Topology build(const config::TopologyConfig& c, const std::vector<PoolSpec>& spe
       VertexId v = t.accelerator_vertex(a);
       // Half the catalog's latency on each side of a switch: accelerator -> switch -> accelerator is the figure
       // the catalog gives (one scale-up hop; NIC to NIC through one switch).
-      site.scale_up =
-          boost::add_edge(v, dom.switch_vertex,
-                          Edge{acc.scale_up_bandwidth, acc.scale_up_latency * 0.5, 1, EdgeKind::scale_up}, g)
-              .first;
-      site.nic =
-          boost::add_edge(v, lg.vertex, Edge{acc.scale_out_bandwidth, acc.scale_out_latency * 0.5, 1, EdgeKind::nic}, g)
-              .first;
+      boost::add_edge(v, dom.switch_vertex,
+                      Edge{acc.scale_up_bandwidth, acc.scale_up_latency * 0.5, 1, EdgeKind::scale_up}, g);
+      boost::add_edge(v, lg.vertex, Edge{acc.scale_out_bandwidth, acc.scale_out_latency * 0.5, 1, EdgeKind::nic}, g);
       lg.nic_bandwidth += acc.scale_out_bandwidth;
     }
   }
   if (t.kind != FabricKind::ideal) {
     for (auto& lg : t.groups) {
       VertexId up = lg.pod >= 0 ? t.pods[static_cast<size_t>(lg.pod)].vertex : *t.spine;
-      lg.uplink =
-          boost::add_edge(lg.vertex, up, Edge{lg.uplink_bandwidth, t.hop_latency, lg.uplinks, EdgeKind::leaf_up}, g)
-              .first;
+      boost::add_edge(lg.vertex, up, Edge{lg.uplink_bandwidth, t.hop_latency, lg.uplinks, EdgeKind::leaf_up}, g);
     }
     int64_t top_down = 0;  // cables into the spine
     for (auto& pod : t.pods) {
-      pod.uplink = boost::add_edge(pod.vertex, *t.spine,
-                                   Edge{pod.uplink_bandwidth, t.hop_latency, pod.uplinks, EdgeKind::pod_up}, g)
-                       .first;
+      boost::add_edge(pod.vertex, *t.spine, Edge{pod.uplink_bandwidth, t.hop_latency, pod.uplinks, EdgeKind::pod_up},
+                      g);
       top_down += pod.uplinks;
     }
     if (t.pods.empty())
@@ -456,11 +463,29 @@ Topology build(const config::TopologyConfig& c, const std::vector<PoolSpec>& spe
         top_down += lg.uplinks;
     t.spine_switches = ceil_div(top_down, t.radix);
   }
-  t.frontend_edge = boost::add_edge(t.frontend, t.top(),
-                                    Edge{t.link_bandwidth * static_cast<double>(kFrontendCables), t.hop_latency,
-                                         kFrontendCables, EdgeKind::frontend},
-                                    g)
-                        .first;
+  boost::add_edge(
+      t.frontend, t.top(),
+      Edge{t.link_bandwidth * static_cast<double>(kFrontendCables), t.hop_latency, kFrontendCables, EdgeKind::frontend},
+      g);
+
+  // Every edge is in: take the descriptors, each from its lower end as added.
+  auto edge_from = [&](VertexId v, EdgeKind kind) {
+    for (auto [e, end] = boost::out_edges(v, g); e != end; ++e)
+      if (g[*e].kind == kind) return *e;
+    throw std::logic_error("topology: an edge the builder added is missing");
+  };
+  for (int64_t a = 0; a < n; ++a) {
+    auto& site = t.sites[static_cast<size_t>(a)];
+    site.scale_up = edge_from(t.accelerator_vertex(a), EdgeKind::scale_up);
+    site.nic = edge_from(t.accelerator_vertex(a), EdgeKind::nic);
+  }
+  if (t.kind != FabricKind::ideal) {
+    for (auto& lg : t.groups)
+      lg.uplink = edge_from(lg.vertex, EdgeKind::leaf_up);
+    for (auto& pod : t.pods)
+      pod.uplink = edge_from(pod.vertex, EdgeKind::pod_up);
+  }
+  t.frontend_edge = edge_from(t.frontend, EdgeKind::frontend);
   for (auto& p : t.pools) {
     p.first_group = t.domains[static_cast<size_t>(p.first_domain)].group;
     p.groups = t.domains[static_cast<size_t>(p.first_domain + p.domains - 1)].group - p.first_group + 1;

@@ -70,7 +70,10 @@ struct Edge {
   EdgeKind kind = EdgeKind::nic;
 };
 
-using Graph = boost::adjacency_list<boost::vecS, boost::vecS, boost::undirectedS, Vertex, Edge>;
+// Edges in a vector (not the default list): one allocation for all of them. Descriptors point into it, so a
+// Topology is never copied, and build() takes them only once the graph is complete.
+using Graph =
+    boost::adjacency_list<boost::vecS, boost::vecS, boost::undirectedS, Vertex, Edge, boost::no_property, boost::vecS>;
 using VertexId = Graph::vertex_descriptor;
 using EdgeId = Graph::edge_descriptor;
 
