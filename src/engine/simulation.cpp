@@ -181,18 +181,19 @@ class Simulation final : public serving::ClusterView, public serving::RequestSin
       store_ = platform.store;
       return;
     }
+    // The ideal fabric: one star zone. Instances compute through timers set from the perf model; a host is
+    // the endpoint of an instance's network traffic, and its link stands for its accelerators' NICs. Only
+    // disaggregated pools send anything over an ideal fabric (KV hand-offs), so colocated instances get no host
+    // at all: at 100,000 accelerators the hosts, their links and their teardown were a large share of start-up.
+    hosts_.assign(plan_.instances, nullptr);
     auto* zone = sg4::create_star_zone("factory");
     for (const auto& pool : plan_.pools)
       for (int64_t k = 0; k < pool.instances; ++k) {
+        if (pool.role == serving::Role::colocated) continue;
         std::string name = fmt::format("{}-{}", pool.config->name, k);
-        // Instances compute through timers set from the perf model; the host is the endpoint of the
-        // instance's network traffic, and its link stands for its accelerators' NICs.
         auto* host = zone->create_host(name, 1.0);
         host->seal();
-        hosts_.push_back(host);
-        // Only disaggregated pools send anything over the fabric yet; colocated ones need no link, and at
-        // 100,000 accelerators the links are a large share of start-up.
-        if (pool.role == serving::Role::colocated) continue;
+        hosts_[pool.first_instance + static_cast<size_t>(k)] = host;
         auto* link = zone->create_split_duplex_link(name + "-nic", pool.network.value())
                          ->set_latency(pool.network_latency.value())
                          ->seal();
