@@ -19,6 +19,7 @@
 #include "cli/atomic_file.hpp"
 #include "cli/check_command.hpp"
 #include "cli/fidelity_command.hpp"
+#include "cli/heap.hpp"
 #include "cli/plan_command.hpp"
 #include "cli/progress.hpp"
 #include "cli/report_command.hpp"
@@ -229,6 +230,7 @@ int cmd_policies() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  tf::cli::prepare_heap();
   CLI::App app{"tokenfactory: what does a useful token cost? A simulator of LLM token factories."};
   app.require_subcommand(1);
 
