@@ -19,6 +19,7 @@
 #include "perf/measured.hpp"
 #include "perf/perf_model.hpp"
 #include "perf/profile.hpp"
+#include "perf/serving_stack.hpp"
 
 namespace fs = std::filesystem;
 
@@ -251,7 +252,9 @@ void vidur_rows(std::vector<Row>& rows, const fs::path& dir, const std::string& 
   rows.push_back(compare(r, pred, meas));
 }
 
-// Splitwise's end-to-end Llama-2-70B prefill and decode step times (medians of repeats).
+// Splitwise's end-to-end Llama-2-70B prefill and decode step times (medians of repeats), timed twice: by the
+// kernels alone (the default `modern` stack), and with the `vllm-2023` serving stack Splitwise measured, whose
+// two host figures were fitted on the A100 rows (so those are fit = yes) and never on the H100 rows.
 void splitwise_rows(std::vector<Row>& rows, const fs::path& csv, const catalog::Catalog& cat,
                     const fs::path& profiles) {
   if (!fs::exists(csv)) return;
@@ -272,38 +275,47 @@ void splitwise_rows(std::vector<Row>& rows, const fs::path& csv, const catalog::
   }
   const std::map<std::string, std::string> accelerator_of = {{"a100-80gb", "a100-sxm-80gb"}, {"h100-80gb", "h100-sxm"}};
   const auto& llama = cat.llm("llama-2-70b");
-  std::map<std::pair<std::string, std::string>, std::pair<std::vector<double>, std::vector<double>>> series;
-  for (const auto& [key, m] : groups) {
-    const auto& [hw, tp, prompt, batch] = key;
-    perf::InstanceShape shape;
-    shape.accelerator = &cat.accelerator(accelerator_of.at(hw));
-    shape.model = &llama;
-    shape.tp = tp;
-    const perf::PerfModel model(shape, profiles);
-    // Configurations whose KV cache cannot hold every sequence ran under preemption: left out.
-    const double output_tokens = median(m.token_size);
-    if (double(model.memory_fit().kv_capacity_tokens) < batch * (prompt + output_tokens)) continue;
-    perf::Batch prefill;
-    prefill.prefills.assign(static_cast<size_t>(batch), perf::PrefillChunk{prompt, 0});
-    perf::Batch decode;
-    decode.decode_seqs = batch;
-    decode.decode_context_sum = static_cast<int64_t>(batch * (prompt + output_tokens / 2.0));
-    auto& pf = series[{hw, "prefill step"}];
-    pf.first.push_back(model.iteration_time(prefill).value() * 1e3);
-    pf.second.push_back(median(m.prompt_ms));
-    auto& dc = series[{hw, "decode step"}];
-    dc.first.push_back(model.iteration_time(decode).value() * 1e3);
-    dc.second.push_back(median(m.token_ms));
-  }
-  for (const auto& [key, s] : series) {
-    Row r;
-    r.dataset = "splitwise perf_model.csv (Llama-2-70B, TP2-8)";
-    r.accelerator = accelerator_of.at(key.first);
-    r.quantity = key.second;
-    r.mode = key.first == "h100-80gb" ? "measured" : "roofline";
-    // Documented misses (docs/validation.md): host time of the 2023 stack that no kernel data explains.
-    r.bound = key.second == "decode step" ? 45.0 : 35.0;
-    rows.push_back(compare(r, s.first, s.second));
+  const perf::ServingStack vllm_2023 = perf::find_serving_stack(profiles.parent_path() / "stacks", "vllm-2023");
+  for (const perf::ServingStack* stack : {static_cast<const perf::ServingStack*>(nullptr), &vllm_2023}) {
+    std::map<std::pair<std::string, std::string>, std::pair<std::vector<double>, std::vector<double>>> series;
+    for (const auto& [key, m] : groups) {
+      const auto& [hw, tp, prompt, batch] = key;
+      perf::InstanceShape shape;
+      shape.accelerator = &cat.accelerator(accelerator_of.at(hw));
+      shape.model = &llama;
+      shape.tp = tp;
+      if (stack != nullptr) shape.stack = *stack;
+      const perf::PerfModel model(shape, profiles);
+      // Configurations whose KV cache cannot hold every sequence ran under preemption: left out.
+      const double output_tokens = median(m.token_size);
+      if (double(model.memory_fit().kv_capacity_tokens) < batch * (prompt + output_tokens)) continue;
+      perf::Batch prefill;
+      prefill.prefills.assign(static_cast<size_t>(batch), perf::PrefillChunk{prompt, 0});
+      perf::Batch decode;
+      decode.decode_seqs = batch;
+      decode.decode_context_sum = static_cast<int64_t>(batch * (prompt + output_tokens / 2.0));
+      auto& pf = series[{hw, "prefill step"}];
+      pf.first.push_back(model.iteration_time(prefill).value() * 1e3);
+      pf.second.push_back(median(m.prompt_ms));
+      auto& dc = series[{hw, "decode step"}];
+      dc.first.push_back(model.iteration_time(decode).value() * 1e3);
+      dc.second.push_back(median(m.token_ms));
+    }
+    for (const auto& [key, s] : series) {
+      Row r;
+      r.dataset = stack != nullptr ? "splitwise, vllm-2023 stack" : "splitwise perf_model.csv (Llama-2-70B, TP2-8)";
+      r.accelerator = accelerator_of.at(key.first);
+      r.quantity = key.second;
+      r.mode = key.first == "h100-80gb" ? "measured" : "roofline";
+      r.fitted = stack != nullptr && key.first == "a100-80gb";
+      // Documented misses (docs/validation.md): the kernels alone lack the 2023 stack's host time. With it, each
+      // row is held to the 25 % the Splitwise comparison targets.
+      if (stack == nullptr)
+        r.bound = key.second == "decode step" ? 45.0 : 35.0;
+      else
+        r.bound = 25.0;
+      rows.push_back(compare(r, s.first, s.second));
+    }
   }
 }
 
@@ -407,7 +419,9 @@ int run_fidelity(const FidelityOptions& o) {
     absent.push_back(splitwise.string());
 
   fmt::print("Perf model fidelity: median and p90 absolute percentage error per dataset\n");
-  fmt::print("(fit = yes: the data the roofline curves were fitted on; no: held apart)\n\n");
+  fmt::print(
+      "(fit = yes: the data the roofline curves, or a serving stack's host figures, were fitted on; no: held "
+      "apart)\n\n");
   fmt::print("{:<44} {:<14} {:<26} {:>7} {:>8} {:>8} {:>8} {:<10} {:<4} {:>6}\n", "dataset", "accelerator", "quantity",
              "points", "med|e|%", "p90|e|%", "med e%", "mode", "fit", "bound");
   bool ok = true;
