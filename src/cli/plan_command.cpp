@@ -1075,10 +1075,24 @@ void Planner::check_admissible() {
         }
       }
     if (any) continue;
-    throw ConfigError(p_.file, first->where,
-                      fmt::format("no candidate for model {} fits the constraints at its smallest size (one instance, "
-                                  "or min_count), with the other models at their cheapest: {}",
-                                  p_.groups[g].model, fmt::join(why, "; ")));
+    // What the other models hold meanwhile: a min_count elsewhere can be what leaves this model no room, so name
+    // those pools, and which of them a min_count holds above one instance.
+    const Assignment others = minimal_assignment();
+    std::vector<std::string> held;
+    for (size_t h = 0; h < p_.groups.size(); ++h)
+      for (size_t i : p_.groups[h].pools) {
+        if (h == g) continue;
+        const auto& pool = p_.pools[i];
+        held.push_back(fmt::format(
+            "{} (capex {}{})", pool_part(p_, i, others[i]), money(p_.pool_capex(i, others[i])),
+            pool.min_count > 0 ? fmt::format(", its min_count {}", group_digits(pool.min_count)) : std::string()));
+      }
+    throw ConfigError(
+        p_.file, first->where,
+        fmt::format("no candidate for model {} fits the constraints at its smallest size (one instance, or min_count), "
+                    "with the other models at their cheapest{}: {}",
+                    p_.groups[g].model, held.empty() ? "" : fmt::format(" ({})", fmt::join(held, ", ")),
+                    fmt::join(why, "; ")));
   }
 }
 

@@ -87,6 +87,18 @@ TEST_CASE("plan rejects a budget below the cheapest candidate, naming the budget
   CHECK_FALSE(fs::exists(out / "plan.json"));
 }
 
+TEST_CASE("plan names the pool whose min_count leaves another model no room in the budget") {
+  auto out = temp_dir("plan-min-count");
+  // deepseek-gpu held at 6,000 H20s takes the whole budget, so no Llama pool fits beside it.
+  auto r = plan(out, " --set 'plan.budget=$100000000' --set plan.pools.2.min_count=6000");
+  INFO(r.output);
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Catch::Contains("/plan/budget"));
+  CHECK_THAT(r.output, Catch::Contains("no candidate for model llama-3.1-70b fits"));
+  CHECK_THAT(r.output, Catch::Contains("deepseek-gpu 6,000 x h20 (capex $108.0M, its min_count 6,000)"));
+  CHECK_FALSE(fs::exists(out / "plan.json"));
+}
+
 TEST_CASE("plan names the supply cap when no size within it meets the SLO") {
   auto out = temp_dir("plan-supply");
   // The Llama pool limited to one accelerator type whose supply is too small for the agent class.
