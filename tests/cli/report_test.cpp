@@ -95,9 +95,11 @@ void check_in_browser(const fs::path& page, int charts) {
   CHECK_THAT(r.console_log, !Catch::Contains(":CONSOLE"));
   CHECK_THAT(r.console_log, !Catch::Contains("Uncaught"));
 
-  // A blank page's screenshot, taken once, is the yardstick for "empty".
-  static const Png blank = [] {
-    auto dir = temp_dir("report-blank");
+  // A blank page's screenshot, taken once per test process, is the yardstick for "empty". Its directory (and so
+  // Chromium's profile) is the test's own: the run and sweep tests run in parallel, and a shared one was deleted
+  // by one while Chromium wrote into it for the other.
+  static const Png blank = [&] {
+    auto dir = temp_dir("report-blank-" + page.parent_path().filename().string());
     write_file(dir / "blank.html", "<!DOCTYPE html><html><body><p>blank</p></body></html>");
     return screenshot(dir / "blank.html", dir / "blank.png");
   }();
