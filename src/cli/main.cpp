@@ -105,8 +105,8 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
-int cmd_run(const std::string& file, const std::vector<std::string>& sets, std::string out_dir, bool quiet,
-            bool stats) {
+int cmd_run(const std::string& file, const std::vector<std::string>& sets, std::string out_dir, bool quiet, bool stats,
+            bool results_only) {
   auto t0 = std::chrono::steady_clock::now();
   Loaded l = load(file, sets);
   const auto& s = l.scenario.scenario;
@@ -116,8 +116,13 @@ int cmd_run(const std::string& file, const std::vector<std::string>& sets, std::
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) throw tf::ConfigError(out_dir, "", "cannot create output directory: " + ec.message());
-  // A results.json from an earlier run must not survive a failed run and pass for its result.
+  // A results.json from an earlier run must not survive a failed run and pass for its result; nor, with
+  // --results-only, per-request files from an earlier run pass for this run's.
   fs::remove(dir / "results.json", ec);
+  if (results_only) {
+    fs::remove(dir / "requests.csv", ec);
+    fs::remove(dir / "timeseries.csv", ec);
+  }
 
   // The last arrival is due at the end of the workload, or at the scenario's duration if that comes first.
   tf::Seconds horizon = workload.stats().expected_span;
@@ -133,20 +138,23 @@ int cmd_run(const std::string& file, const std::vector<std::string>& sets, std::
 
   tf::cli::write_file_atomically(dir / "scenario.resolved.json",
                                  [&](std::ostream& o) { o << l.scenario.resolved.dump(2) << "\n"; });
-  tf::cli::write_file_atomically(dir / "requests.csv",
-                                 [&](std::ostream& o) { tf::report::write_requests_csv(o, results); });
-  tf::cli::write_file_atomically(dir / "timeseries.csv",
-                                 [&](std::ostream& o) { tf::report::write_timeseries_csv(o, results); });
+  if (!results_only) {
+    tf::cli::write_file_atomically(dir / "requests.csv",
+                                   [&](std::ostream& o) { tf::report::write_requests_csv(o, results); });
+    tf::cli::write_file_atomically(dir / "timeseries.csv",
+                                   [&](std::ostream& o) { tf::report::write_timeseries_csv(o, results); });
+  }
   tf::cli::write_file_atomically(dir / "results.json",
                                  [&](std::ostream& o) { o << tf::report::results_json(results).dump(2) << "\n"; });
 
   double wall = seconds_since(t0);
   if (!quiet) {
     std::cout << tf::report::terminal_summary(results);
-    std::cout << fmt::format(
-        "\n  wrote {}/{{results.json, requests.csv, timeseries.csv, scenario.resolved.json}} in {:.2f} s wall, "
-        "{} engine events, peak memory {:.0f} MB\n",
-        dir.string(), wall, run.events, peak_rss_bytes() / 1e6);
+    std::cout << fmt::format("\n  wrote {}/{{{}}} in {:.2f} s wall, {} engine events, peak memory {:.0f} MB\n",
+                             dir.string(),
+                             results_only ? "results.json, scenario.resolved.json"
+                                          : "results.json, requests.csv, timeseries.csv, scenario.resolved.json",
+                             wall, run.events, peak_rss_bytes() / 1e6);
   }
   if (stats) {
     // Machine-readable cost of the run (tools/bench collects these lines). Timings vary from run to run, so
@@ -238,6 +246,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> sets;
   bool quiet = false;
   bool stats = false;
+  bool results_only = false;
 
   auto* run = app.add_subcommand("run",
                                  "simulate a scenario and write results.json, requests.csv and "
@@ -246,6 +255,9 @@ int main(int argc, char** argv) {
   run->add_option("--set", sets, "override a scenario value: path=value (e.g. cluster.pools.0.count=16)");
   run->add_option("--out", out_dir, "output directory (default runs/<scenario name>)");
   run->add_flag("--quiet,-q", quiet, "no terminal summary or progress line");
+  run->add_flag("--results-only", results_only,
+                "write results.json and scenario.resolved.json only, not the per-request requests.csv or "
+                "timeseries.csv (a fifth of a large run's time; what plan's runs do)");
   run->add_flag("--stats", stats,
                 "print one JSON line with the run's size and cost (wall seconds, peak memory, engine events) on "
                 "stdout");
@@ -281,7 +293,7 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : 2;
   }
   try {
-    if (*run) return cmd_run(file, sets, out_dir, quiet, stats);
+    if (*run) return cmd_run(file, sets, out_dir, quiet, stats, results_only);
     if (*validate) return cmd_validate(file, sets);
     if (*models) return cmd_models();
     if (*policies) return cmd_policies();

@@ -986,6 +986,7 @@ std::vector<const RunEval*> Planner::run_batch(const std::vector<Assignment>& pl
       args.push_back("--out");
       args.push_back(out.string());
       args.push_back("-q");
+      args.push_back("--results-only");  // the plan reads results.json alone
       jobs.push_back({args, out / "run.log"});
       job_key.push_back(key);
     }
@@ -1020,7 +1021,8 @@ std::vector<const RunEval*> Planner::run_batch(const std::vector<Assignment>& pl
     if (e.classes.empty()) {
       fs::path run_dir = dir_ / e.dir;
       // The per-request files are large and the plan needs only results.json; the run's --set overrides
-      // (scenario.resolved.json) reproduce them.
+      // (scenario.resolved.json) reproduce them. Runs write none (--results-only); a run reused from an older
+      // plan directory may have.
       std::error_code ec;
       fs::remove(run_dir / "requests.csv", ec);
       fs::remove(run_dir / "timeseries.csv", ec);

@@ -60,6 +60,23 @@ TEST_CASE("requests.csv names each request's instance as pool-k, whatever the po
   CHECK(routed > 1000);
 }
 
+TEST_CASE("a run with --results-only writes the same results.json and no per-request files, removing stale ones") {
+  auto full = temp_dir("results-full"), only = temp_dir("results-only");
+  REQUIRE(run_binary("run scenarios/quickstart.json -q --out " + full.string()).exit_code == 0);
+  // A full run first, so that the results-only run must remove its requests.csv and timeseries.csv.
+  REQUIRE(
+      run_binary("run scenarios/quickstart.json -q --set cluster.pools.0.count=4 --out " + only.string()).exit_code ==
+      0);
+  REQUIRE(fs::exists(only / "requests.csv"));
+  auto r = run_binary("run scenarios/quickstart.json -q --results-only --out " + only.string());
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  CHECK(read_file(only / "results.json") == read_file(full / "results.json"));
+  CHECK(read_file(only / "scenario.resolved.json") == read_file(full / "scenario.resolved.json"));
+  CHECK_FALSE(fs::exists(only / "requests.csv"));
+  CHECK_FALSE(fs::exists(only / "timeseries.csv"));
+}
+
 TEST_CASE("overrides given with --set change the run and appear in scenario.resolved.json") {
   auto dir = temp_dir("overrides");
   auto r = run_binary("run scenarios/quickstart.json -q --out " + dir.string() +
