@@ -17,7 +17,7 @@ struct Distribution {
   double mean = 0, p50 = 0, p90 = 0, p99 = 0, max = 0;
 };
 
-// Percentiles by linear interpolation between order statistics (numpy's default). Sorts `values`.
+// Percentiles by linear interpolation between order statistics (numpy's default). Reorders `values`.
 Distribution distribution(std::vector<double>& values);
 
 // What one request experienced, as the user sees it (client latency included both ways).
