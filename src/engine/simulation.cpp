@@ -226,7 +226,7 @@ class Simulation final : public serving::ClusterView, public serving::RequestSin
         }
         const perf::PerfModel& perf = pool.perf_of(k);
         instances_.emplace_back(pool.first_instance + static_cast<uint32_t>(k), pool.role, perf, pool.scheduler,
-                                pool.kv_capacity_tokens, scenario_.engine.leap, *this, use, &grid(perf));
+                                pool.kv_capacity_tokens, scenario_.engine.leap, *this, use, &memo(perf));
         cache_use_.push_back(use);
       }
     }
@@ -613,7 +613,7 @@ class Simulation final : public serving::ClusterView, public serving::RequestSin
     const perf::PerfModel& perf = pool.perf_of(id - pool.first_instance);
     std::destroy_at(&instances_[id]);
     std::construct_at(&instances_[id], id, pool.role, perf, pool.scheduler, pool.kv_capacity_tokens,
-                      scenario_.engine.leap, static_cast<serving::RequestSink&>(*this), use, &grid(perf));
+                      scenario_.engine.leap, static_cast<serving::RequestSink&>(*this), use, &memo(perf));
   }
 
   // A request whose instance failed starts over: its arrival time stands, so the wait counts against its SLO.
@@ -639,11 +639,11 @@ class Simulation final : public serving::ClusterView, public serving::RequestSin
       into.prefix_hit_blocks[k] += u.prefix_hit_blocks[k];
   }
 
-  // One collective-time grid per perf model, shared by the instances that use it (serving/instance.hpp).
-  serving::CollectiveGrid& grid(const perf::PerfModel& perf) {
-    auto& g = grids_[&perf];
-    if (!g) g = std::make_unique<serving::CollectiveGrid>(perf);
-    return *g;
+  // One memo per perf model, shared by the instances that use it (serving/instance.hpp).
+  serving::PerfMemo& memo(const perf::PerfModel& perf) {
+    auto& m = memos_[&perf];
+    if (!m) m = std::make_unique<serving::PerfMemo>(perf);
+    return *m;
   }
 
   // Keeps exactly one timer per busy instance, at the time the instance asked for.
@@ -671,7 +671,7 @@ class Simulation final : public serving::ClusterView, public serving::RequestSin
   std::vector<sg4::Host*> hosts_;  // by instance id
   sg4::Host* frontend_ = nullptr;  // a clos or rail fabric's user gateway: requests are flows from it
   sg4::Host* store_ = nullptr;     // a clos or rail fabric's prefix store: remote prefix fetches come from it
-  std::map<const perf::PerfModel*, std::unique_ptr<serving::CollectiveGrid>> grids_;
+  std::map<const perf::PerfModel*, std::unique_ptr<serving::PerfMemo>> memos_;
   std::vector<const PoolPlan*> pool_of_;  // by instance id
   std::vector<std::unique_ptr<serving::PrefixCache>> caches_;
   std::vector<serving::Instance> instances_;

@@ -22,10 +22,10 @@ int64_t collective_point(int64_t i) {
 }
 }  // namespace
 
-CollectiveGrid::CollectiveGrid(const perf::PerfModel& perf)
+PerfMemo::PerfMemo(const perf::PerfModel& perf)
     : perf_(&perf), any_(perf.shape().tp > 1 || perf.shape().pp > 1 || perf.shape().ep > 1) {}
 
-double CollectiveGrid::point(size_t i) {
+double PerfMemo::point(size_t i) {
   if (grid_.size() <= i) grid_.resize(i + 1, -1.0);
   if (grid_[i] < 0) {
     // Any batch of that many new tokens will do: a decode-only one is the simplest to describe.
@@ -41,7 +41,14 @@ double CollectiveGrid::point(size_t i) {
   return grid_[i];
 }
 
-double CollectiveGrid::at(int64_t tokens) {
+const perf::PerfModel::DecodeLinear& PerfMemo::decode_linear(int64_t n) {
+  const auto i = static_cast<size_t>(std::max<int64_t>(n, 0));
+  if (decode_.size() <= i) decode_.resize(i + 1);
+  if (!decode_[i]) decode_[i] = perf_->decode_linear(n);
+  return *decode_[i];
+}
+
+double PerfMemo::collectives(int64_t tokens) {
   if (!any_ || tokens <= 0) return 0.0;
   if (tokens <= kExactCollectiveTokens) return point(static_cast<size_t>(tokens));
   // The grid interval [point(j), point(j + 1)) holding `tokens`.
@@ -59,8 +66,7 @@ double CollectiveGrid::at(int64_t tokens) {
 }
 
 Instance::Instance(uint32_t id, Role role, const perf::PerfModel& perf, SchedulerParams params,
-                   int64_t kv_capacity_tokens, bool leap, RequestSink& sink, PrefixCacheUse cache,
-                   CollectiveGrid* collectives)
+                   int64_t kv_capacity_tokens, bool leap, RequestSink& sink, PrefixCacheUse cache, PerfMemo* memo)
     : id_(id),
       role_(role),
       perf_(&perf),
@@ -69,9 +75,9 @@ Instance::Instance(uint32_t id, Role role, const perf::PerfModel& perf, Schedule
       leap_enabled_(leap),
       sink_(&sink),
       cache_(cache),
-      shared_collectives_(collectives),
-      own_collectives_(perf) {
-  TF_ASSERT(!collectives || &collectives->perf() == &perf, "a collective grid shared across perf models");
+      shared_memo_(memo),
+      own_memo_(perf) {
+  TF_ASSERT(!memo || &memo->perf() == &perf, "a perf memo shared across perf models");
   TF_ASSERT(params_.max_batched_tokens > 0 && params_.max_num_seqs > 0 && params_.kv_block_tokens > 0,
             "scheduler limits must be positive");
   if (cache_.cache) usage_.prefix_hit_blocks.assign(cache_.cache->tiers().size(), 0);
@@ -518,7 +524,7 @@ std::optional<Seconds> Instance::start_segment(double now) {
   leap_k_ = kv_iterations(k);
   leap_n_ = n;
   leap_c0_ = static_cast<double>(c0);
-  auto lin = perf_->decode_linear(n);
+  const auto& lin = memo().decode_linear(n);
   leap_alpha_ = lin.base.value();
   leap_beta_ = lin.per_context_token.value();
   seg_collectives_ = collective_time(n);

@@ -40,7 +40,7 @@
 // Latency budget: each sequence keeps the time it waited (for admission, or preempted until rescheduled) and the
 // collective time of the iterations it sat through, and reports them per phase to the sink (prefill_phases()
 // when its prompt is done, decode_phases() when it finishes). Iterations' collective times come from a
-// CollectiveGrid (below); a decode leap of k iterations of n sequences adds k times one iteration's.
+// PerfMemo (below); a decode leap of k iterations of n sequences adds k times one iteration's.
 
 #include <cstdint>
 #include <deque>
@@ -78,25 +78,32 @@ struct PrefixCacheUse {
   bool fetch_flows = false;      // remote copies are the engine's flows (RequestSink::fetch), not priced here
 };
 
-// The collective time (s) of one iteration of a perf model by the new tokens it computes: the sum of the
+// What the instances of one perf model ask it again and again, each answer computed once. The values depend on
+// nothing but the perf model, so a leaping and a stepping run get the same ones, and the instances of one pool
+// may share one memo.
+//
+// collectives(tokens): the collective time (s) of one iteration by the new tokens it computes: the sum of the
 // perf model's breakdown() operators "tp.*", "ep.*" and "pp.*". Collectives move the new tokens' activations,
 // so nothing else about the batch changes that time (a test holds the perf model to it). breakdown() costs as
-// much as two iteration times, so the grid asks it only at token counts 0..64 and then 8 per doubling (69, 76,
+// much as two iteration times, so the memo asks it only at token counts 0..64 and then 8 per doubling (69, 76,
 // 82, ...), each once, as they are first needed, and interpolates linearly in between: within 1 % of the perf
-// model's (a test checks). The values depend on nothing but the perf model, so a leaping and a stepping run
-// get the same ones, and the instances of one pool may share one grid.
-class CollectiveGrid {
+// model's (a test checks).
+//
+// decode_linear(n): the perf model's decode_linear(n), exactly; asked at the start of every decode leap.
+class PerfMemo {
  public:
-  explicit CollectiveGrid(const perf::PerfModel& perf);
+  explicit PerfMemo(const perf::PerfModel& perf);
   const perf::PerfModel& perf() const { return *perf_; }
-  double at(int64_t tokens);
+  double collectives(int64_t tokens);
+  const perf::PerfModel::DecodeLinear& decode_linear(int64_t n);
 
  private:
-  double point(size_t i);  // the perf model's value at grid point i
+  double point(size_t i);  // the perf model's collective time at grid point i
 
   const perf::PerfModel* perf_;
   bool any_;                  // the shape runs collectives at all (tp, pp or ep above 1)
   std::vector<double> grid_;  // by grid point; negative: not computed yet
+  std::vector<std::optional<perf::PerfModel::DecodeLinear>> decode_;  // by n
 };
 
 struct SeqRequest {
@@ -126,7 +133,7 @@ class Instance {
   // `collectives`: a grid over `perf` shared with other instances (it must outlive them); without one the
   // instance keeps its own.
   Instance(uint32_t id, Role role, const perf::PerfModel& perf, SchedulerParams params, int64_t kv_capacity_tokens,
-           bool leap, RequestSink& sink, PrefixCacheUse cache = {}, CollectiveGrid* collectives = nullptr);
+           bool leap, RequestSink& sink, PrefixCacheUse cache = {}, PerfMemo* memo = nullptr);
 
   uint32_t id() const { return id_; }
   Role role() const { return role_; }
@@ -229,9 +236,8 @@ class Instance {
   // The largest k <= limit such that k decode iterations fit the free KV blocks.
   int64_t kv_iterations(int64_t limit) const;
   // Collective time (s) of one iteration that computes `tokens` new tokens (prompt chunks and decodes).
-  double collective_time(int64_t tokens) {
-    return shared_collectives_ ? shared_collectives_->at(tokens) : own_collectives_.at(tokens);
-  }
+  double collective_time(int64_t tokens) { return memo().collectives(tokens); }
+  PerfMemo& memo() { return shared_memo_ ? *shared_memo_ : own_memo_; }
   // Reports the prefill phase of a sequence whose prompt is done at `end`, and starts its decode phase.
   void end_prefill_phase(Seq& s, double end);
 
@@ -263,8 +269,8 @@ class Instance {
   double seg_end_ = 0;
   bool seg_prefill_ = false;
   double seg_collectives_ = 0;  // collective time of one iteration of the segment (s)
-  CollectiveGrid* shared_collectives_;
-  CollectiveGrid own_collectives_;  // used without a shared grid
+  PerfMemo* shared_memo_;
+  PerfMemo own_memo_;  // used without a shared memo
   // Leap parameters: k iterations of n sequences, total context c0 at the start.
   int64_t leap_k_ = 0;
   int64_t leap_n_ = 0;

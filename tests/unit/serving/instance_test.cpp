@@ -522,14 +522,14 @@ TEST_CASE("the collective grid gives the perf model's collective time within 1 %
     shape.ep = sh.ep;
     shape.weight_dtype = shape.accelerator->supports(catalog::Dtype::fp8) ? catalog::Dtype::fp8 : catalog::Dtype::bf16;
     perf::PerfModel perf(shape, std::filesystem::path(TF_SOURCE_ROOT) / "models" / "profiles");
-    serving::CollectiveGrid grid(perf);
+    serving::PerfMemo grid(perf);
     double worst = 0;
     int64_t counts = 0;
     for (int64_t t = 1; t < 70'000; t += 1 + t / 97, ++counts) {
       perf::Batch b;
       b.prefills.push_back({t, 0});
       double exact = collectives_of(perf, b);
-      double got = grid.at(t);
+      double got = grid.collectives(t);
       if (t <= 64) CHECK(got == exact);
       worst = std::max(worst, std::abs(got - exact) / exact);
     }
@@ -539,9 +539,9 @@ TEST_CASE("the collective grid gives the perf model's collective time within 1 %
   }
 }
 
-TEST_CASE("instances that share a collective grid report what they would with their own") {
+TEST_CASE("instances that share a perf memo report what they would with their own") {
   auto perf = llama8b_on_h100(2);
-  serving::CollectiveGrid grid(perf);
+  serving::PerfMemo grid(perf);
   auto arrivals = random_arrivals(9, 200, 8.0);
   Sink own, shared_a, shared_b;
   serving::Instance a(0, Role::colocated, perf, {}, 1'000'000, true, own);
