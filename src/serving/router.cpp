@@ -86,8 +86,10 @@ class LeastOutstanding final : public Router {
     Rank before = rank_of(static_cast<double>(load_[id]), id, speed_);
     Rank after = rank_of(static_cast<double>(now), id, speed_);
     for (uint32_t g : group_of_[id]) {
-      index_[g].erase(before);
-      index_[g].insert(after);
+      // Moves the instance's node to its new place: no node freed and allocated per change.
+      auto node = index_[g].extract(before);
+      node.value() = after;
+      index_[g].insert(std::move(node));
     }
     load_[id] = now;
   }
