@@ -257,7 +257,7 @@ int main(int argc, char** argv) {
   run->add_flag("--quiet,-q", quiet, "no terminal summary or progress line");
   run->add_flag("--results-only", results_only,
                 "write results.json and scenario.resolved.json only, not the per-request requests.csv or "
-                "timeseries.csv (a fifth of a large run's time; what plan's runs do)");
+                "timeseries.csv (up to a fifth of a large run's time; what plan's runs do)");
   run->add_flag("--stats", stats,
                 "print one JSON line with the run's size and cost (wall seconds, peak memory, engine events) on "
                 "stdout");
