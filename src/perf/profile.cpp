@@ -236,48 +236,51 @@ bool has_file(const std::filesystem::path& f) {
 
 Profile::Profile(std::filesystem::path dir) : dir_(std::move(dir)) {}
 
-template <class T, class Read>
-const T& Profile::get(const Lazy<T>& table, const char* file, Read read) const {
-  // A read that throws leaves the table unread: the next call reads (and throws) again.
-  std::call_once(table.once, [&] {
-    if (file == nullptr) {
-      table.value = read(std::filesystem::path());
-    } else if (const auto f = dir_ / file; has_file(f)) {
-      table.value = read(f);
-    }
-  });
+template <class T, class Make>
+const T& Profile::once(const Lazy<T>& table, Make make) const {
+  // A make() that throws leaves the table unmade: the next call tries (and throws) again.
+  std::call_once(table.once, [&] { table.value = make(); });
   return table.value;
 }
 
+template <class Row>
+const std::vector<Row>& Profile::rows(const Lazy<std::vector<Row>>& table, const char* file,
+                                      std::vector<Row> (*read)(const std::filesystem::path&)) const {
+  return once(table, [&] {
+    const auto f = dir_ / file;
+    return has_file(f) ? read(f) : std::vector<Row>();
+  });
+}
+
 const std::vector<GemmRow>& Profile::gemm() const {
-  return get(gemm_, kGemm, read_gemm);
+  return rows(gemm_, kGemm, read_gemm);
 }
 const GemmGrid& Profile::gemm_bf16() const {
-  return get(gemm_bf16_, nullptr, [&](const std::filesystem::path&) { return GemmGrid(gemm(), "bfloat16"); });
+  return once(gemm_bf16_, [&] { return GemmGrid(gemm(), "bfloat16"); });
 }
 const GemmGrid& Profile::gemm_fp8_block() const {
-  return get(gemm_fp8_block_, nullptr, [&](const std::filesystem::path&) { return GemmGrid(gemm(), "fp8_block"); });
+  return once(gemm_fp8_block_, [&] { return GemmGrid(gemm(), "fp8_block"); });
 }
 const std::vector<AttentionRow>& Profile::context_attention() const {
-  return get(context_attention_, kContextAttention, read_attention);
+  return rows(context_attention_, kContextAttention, read_attention);
 }
 const std::vector<AttentionRow>& Profile::generation_attention() const {
-  return get(generation_attention_, kGenerationAttention, read_attention);
+  return rows(generation_attention_, kGenerationAttention, read_attention);
 }
 const std::vector<MlaRow>& Profile::context_mla() const {
-  return get(context_mla_, kContextMla, read_mla);
+  return rows(context_mla_, kContextMla, read_mla);
 }
 const std::vector<MlaRow>& Profile::generation_mla() const {
-  return get(generation_mla_, kGenerationMla, read_mla);
+  return rows(generation_mla_, kGenerationMla, read_mla);
 }
 const std::vector<MoeRow>& Profile::moe() const {
-  return get(moe_, kMoe, read_moe);
+  return rows(moe_, kMoe, read_moe);
 }
 const std::vector<CommRow>& Profile::nccl() const {
-  return get(nccl_, kNccl, read_comm);
+  return rows(nccl_, kNccl, read_comm);
 }
 const std::vector<CommRow>& Profile::custom_all_reduce() const {
-  return get(custom_all_reduce_, kCustomAllReduce, read_comm);
+  return rows(custom_all_reduce_, kCustomAllReduce, read_comm);
 }
 
 bool Profile::empty() const {

@@ -93,8 +93,13 @@ class Profile {
     mutable std::once_flag once;
     mutable T value;
   };
-  template <class T, class Read>
-  const T& get(const Lazy<T>& table, const char* file, Read read) const;
+  // The table, made by make() on the first call.
+  template <class T, class Make>
+  const T& once(const Lazy<T>& table, Make make) const;
+  // The rows of `file` in dir_, read by read() on the first call; none when the file is absent.
+  template <class Row>
+  const std::vector<Row>& rows(const Lazy<std::vector<Row>>& table, const char* file,
+                               std::vector<Row> (*read)(const std::filesystem::path&)) const;
 
   std::filesystem::path dir_;
   Lazy<std::vector<GemmRow>> gemm_;
