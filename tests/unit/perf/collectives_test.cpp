@@ -26,6 +26,7 @@
 #include "catalog/catalog.hpp"
 #include "perf/collectives.hpp"
 #include "perf/perf_model.hpp"
+#include "perf_test_util.hpp"
 
 namespace {
 
@@ -35,10 +36,8 @@ using tf::Seconds;
 using tf::perf::CollectiveEfficiency;
 using tf::perf::CollectiveSpan;
 
-const tf::catalog::Catalog& catalog() {
-  static const tf::catalog::Catalog c(TF_SOURCE_ROOT);
-  return c;
-}
+using tf::test::catalog;
+using tf::test::shape;
 
 constexpr double kGB = 1e9;
 
@@ -252,18 +251,6 @@ TEST_CASE("an all-to-all across domains is bounded by the NIC bandwidth", "[perf
 // ---- the perf model with a span --------------------------------------------------------------------------
 
 namespace {
-
-tf::perf::InstanceShape shape(const std::string& model, const std::string& accelerator, int tp, int ep = 1, int pp = 1,
-                              tf::catalog::Dtype weights = tf::catalog::Dtype::bf16) {
-  tf::perf::InstanceShape s;
-  s.model = &catalog().llm(model);
-  s.accelerator = &catalog().accelerator(accelerator);
-  s.tp = tp;
-  s.ep = ep;
-  s.pp = pp;
-  s.weight_dtype = weights;
-  return s;
-}
 
 std::vector<tf::perf::Batch> batches() {
   std::vector<tf::perf::Batch> out;

@@ -12,6 +12,7 @@
 #include <map>
 #include "catalog/catalog.hpp"
 #include "core/error.hpp"
+#include "perf_test_util.hpp"
 
 namespace {
 
@@ -28,22 +29,8 @@ using tf::perf::InstanceShape;
 using tf::perf::PerfModel;
 using tf::perf::PrefillChunk;
 
-const tf::catalog::Catalog& catalog() {
-  static const tf::catalog::Catalog c(TF_SOURCE_ROOT);
-  return c;
-}
-
-InstanceShape shape(const std::string& model, const std::string& accelerator, int tp, int ep = 1, int pp = 1,
-                    Dtype weights = Dtype::bf16) {
-  InstanceShape s;
-  s.model = &catalog().llm(model);
-  s.accelerator = &catalog().accelerator(accelerator);
-  s.tp = tp;
-  s.ep = ep;
-  s.pp = pp;
-  s.weight_dtype = weights;
-  return s;
-}
+using tf::test::catalog;
+using tf::test::shape;
 
 // Shapes covering the operator families: dense GQA, pipeline, MoE with TP experts, MoE with expert
 // parallelism and data-parallel attention inside and beyond one scale-up domain, MLA with TP and with DP.

@@ -14,6 +14,7 @@
 #include "catalog/catalog.hpp"
 #include "core/error.hpp"
 #include "perf/perf_model.hpp"
+#include "perf_test_util.hpp"
 
 namespace {
 
@@ -24,10 +25,8 @@ using tf::perf::InstanceShape;
 using tf::perf::PerfModel;
 using tf::perf::ServingStack;
 
-const tf::catalog::Catalog& catalog() {
-  static const tf::catalog::Catalog c(TF_SOURCE_ROOT);
-  return c;
-}
+using tf::test::catalog;
+using tf::test::shape;
 
 std::filesystem::path stacks_dir() {
   return std::filesystem::path(TF_SOURCE_ROOT) / "models/stacks";
@@ -35,18 +34,6 @@ std::filesystem::path stacks_dir() {
 
 std::filesystem::path profiles_dir() {
   return std::filesystem::path(TF_SOURCE_ROOT) / "models/profiles";
-}
-
-InstanceShape shape(const std::string& model, const std::string& accelerator, int tp, int ep = 1, int pp = 1,
-                    Dtype weights = Dtype::bf16) {
-  InstanceShape s;
-  s.model = &catalog().llm(model);
-  s.accelerator = &catalog().accelerator(accelerator);
-  s.tp = tp;
-  s.ep = ep;
-  s.pp = pp;
-  s.weight_dtype = weights;
-  return s;
 }
 
 // Dense with and without TP, a pipeline, MoE with TP experts, MoE with expert parallelism and data-parallel
