@@ -29,9 +29,10 @@ struct Rendered {
 Rendered render(const fs::path& page) {
   auto err = page.parent_path() / "chromium-dom.log";
   // Headless Chromium on a loaded machine now and then fails to start (exit 21): up to three tries.
-  auto r = run_shell(chromium("--enable-logging=stderr --v=0 --virtual-time-budget=5000 --dump-dom", page, err), false);
+  const std::string flags = "--enable-logging=stderr --v=0 --virtual-time-budget=5000 --dump-dom";
+  auto r = run_shell(chromium(flags, page, err), false);
   for (int attempt = 1; attempt < 3 && r.exit_code != 0; ++attempt)
-    r = run_shell(chromium("--enable-logging=stderr --v=0 --virtual-time-budget=5000 --dump-dom", page, err), false);
+    r = run_shell(chromium(flags, page, err), false);
   INFO(read_file(err));
   REQUIRE(r.exit_code == 0);
   return {r.output, read_file(err)};

@@ -87,22 +87,13 @@ TEST_CASE("leaping and stepping serve every request of the factory traffic alike
   size_t rows = 0;
   double worst = 0;
   std::vector<std::string> header;
-  auto split = [](const std::string& line) {
-    std::vector<std::string> cells;
-    std::string cell;
-    std::istringstream ls(line);
-    while (std::getline(ls, cell, ','))
-      cells.push_back(cell);
-    if (!line.empty() && line.back() == ',') cells.push_back("");
-    return cells;
-  };
   while (std::getline(a, la)) {
     REQUIRE(std::getline(b, lb));
     if (rows++ == 0) {
-      header = split(la);
+      header = split_csv_line(la);
       continue;
     }
-    auto x = split(la), y = split(lb);
+    auto x = split_csv_line(la), y = split_csv_line(lb);
     REQUIRE(x.size() == header.size());
     REQUIRE(x.size() == y.size());
     REQUIRE(x[5] == y[5]);       // instance

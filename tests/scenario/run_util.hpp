@@ -47,20 +47,24 @@ inline nlohmann::json read_json(const std::filesystem::path& p) {
   return nlohmann::json::parse(read_file(p));
 }
 
-// Rows of a CSV file without quoting (requests.csv); a trailing comma ends with an empty cell.
+// The cells of one CSV line without quoting (requests.csv); a trailing comma ends with an empty cell.
+inline std::vector<std::string> split_csv_line(const std::string& line) {
+  std::vector<std::string> cells;
+  std::string cell;
+  std::istringstream ls(line);
+  while (std::getline(ls, cell, ','))
+    cells.push_back(cell);
+  if (!line.empty() && line.back() == ',') cells.push_back("");
+  return cells;
+}
+
+// Rows of a CSV file without quoting, split as split_csv_line() does.
 inline std::vector<std::vector<std::string>> read_csv(const std::filesystem::path& p) {
   std::vector<std::vector<std::string>> rows;
   std::istringstream in(read_file(p));
   std::string line;
-  while (std::getline(in, line)) {
-    std::vector<std::string> cells;
-    std::string cell;
-    std::istringstream ls(line);
-    while (std::getline(ls, cell, ','))
-      cells.push_back(cell);
-    if (!line.empty() && line.back() == ',') cells.push_back("");
-    rows.push_back(cells);
-  }
+  while (std::getline(in, line))
+    rows.push_back(split_csv_line(line));
   return rows;
 }
 
